@@ -1,0 +1,142 @@
+"""The ASGI middleware every service runs: request ids, access log, RED metrics, body size limit."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from roboshop.kit import context
+from roboshop.kit.metrics import HttpMetrics
+
+REQUEST_ID_HEADER = b"x-request-id"
+CORRELATION_ID_HEADER = b"x-correlation-id"
+_MAX_ID_LENGTH = 128
+
+access_log = logging.getLogger("roboshop.access")
+
+
+def _clean_id(raw: bytes | None) -> str | None:
+    """Accept a caller's id only if it is short printable ASCII (it ends up in logs and headers)."""
+    if not raw or len(raw) > _MAX_ID_LENGTH:
+        return None
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return text if text.isprintable() and " " not in text else None
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "<unmatched>"
+
+
+class ServiceMiddleware:
+    """Outermost middleware: sets the request context, limits bodies, logs and measures each request."""
+
+    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = _clean_id(headers.get(REQUEST_ID_HEADER)) or uuid.uuid4().hex
+        correlation = _clean_id(headers.get(CORRELATION_ID_HEADER)) or request_id
+        tokens = (context.request_id.set(request_id), context.correlation_id.set(correlation))
+        status = 500
+        started = time.perf_counter()
+        declared = headers.get(b"content-length")
+        try:
+            if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+                status = 413 if declared.isdigit() else 400
+                await _send_problem(send, status, _too_large(self.max_body_bytes, declared), request_id)
+                return
+
+            received = 0
+
+            async def limited_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body_bytes:
+                        raise _BodyTooLarge
+                return message
+
+            async def send_with_id(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    message.setdefault("headers", [])
+                    message["headers"] = [*message["headers"], (REQUEST_ID_HEADER, request_id.encode())]
+                await send(message)
+
+            self.metrics.in_flight.labels(self.metrics.service).inc()
+            try:
+                await self.app(scope, limited_receive, send_with_id)
+            except _BodyTooLarge:
+                status = 413
+                await _send_problem(send, 413, _too_large(self.max_body_bytes, None), request_id)
+            finally:
+                self.metrics.in_flight.labels(self.metrics.service).dec()
+        finally:
+            elapsed = time.perf_counter() - started
+            route = route_template(scope)
+            if route not in ("/metrics", "/health", "/ready"):
+                self.metrics.observe(route, scope["method"], status, elapsed)
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                        "client": (scope.get("client") or ("", 0))[0],
+                    },
+                )
+            for var, token in zip((context.request_id, context.correlation_id), tokens, strict=True):
+                var.reset(token)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int, declared: bytes | None) -> str:
+    if declared is not None and not declared.isdigit():
+        return "Content-Length is not a number"
+    return f"request body is larger than the limit of {limit} bytes"
+
+
+async def _send_problem(send: Send, status: int, detail: str, request_id: str) -> None:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": "Payload Too Large" if status == 413 else "Bad Request",
+        "status": status,
+        "detail": detail,
+    }
+    payload = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(payload)).encode()),
+                (REQUEST_ID_HEADER, request_id.encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
