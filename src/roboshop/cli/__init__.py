@@ -1,0 +1,1 @@
+"""The ``roboshop`` command: run the whole system locally and look at it."""
