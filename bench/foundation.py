@@ -81,7 +81,7 @@ def start_shop(workdir: Path) -> tuple[subprocess.Popen[bytes], str, str, float,
 
 
 def catalogue_url(registry: str) -> str:
-    with urllib.request.urlopen(f"{registry}/v1/health/service/catalogue?passing=true") as response:  # noqa: S310
+    with urllib.request.urlopen(f"{registry}/v1/health/service/catalogue?passing=true") as response:
         rows = json.load(response)
     service = rows[0]["Service"]
     return f"http://{service['Address']}:{service['Port']}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -70,10 +70,11 @@ async def mariadb_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest) -> str:
     """Every backend a store must support: use it for store contract tests."""
     kind = request.param
     fixture = {"sqlite": "sqlite_url", "postgresql": "postgres_url", "mariadb": "mariadb_url"}[kind]
     if kind != "sqlite":
         request.applymarker(pytest.mark.integration)
-    yield request.getfixturevalue(fixture)
+    url: str = request.getfixturevalue(fixture)
+    return url

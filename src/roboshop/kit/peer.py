@@ -48,9 +48,7 @@ class PeerClient:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=100, limit_per_host=50, keepalive_timeout=30)
-        self._session = aiohttp.ClientSession(
-            connector=connector, json_serialize=lambda o: orjson.dumps(o).decode()
-        )
+        self._session = aiohttp.ClientSession(connector=connector, json_serialize=lambda o: orjson.dumps(o).decode())
         await self.discovery.start(self._session)
 
     @property

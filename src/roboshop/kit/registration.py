@@ -72,9 +72,7 @@ class RegistryClient:
             try:
                 await self.register(registration)
                 if not registered:
-                    log.info(
-                        "registered", extra={"instance": registration.instance_id, "port": registration.port}
-                    )
+                    log.info("registered", extra={"instance": registration.instance_id, "port": registration.port})
                 registered = True
                 delay = every_s
             except (aiohttp.ClientError, TimeoutError) as exc:

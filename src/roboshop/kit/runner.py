@@ -102,9 +102,7 @@ async def serve(
     )
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
     async with aiohttp.ClientSession() as session:
-        registry = (
-            RegistryClient(settings.registry_url, session) if (register and settings.registry_url) else None
-        )
+        registry = RegistryClient(settings.registry_url, session) if (register and settings.registry_url) else None
         keeper: asyncio.Task[None] | None = None
         # uvicorn exposes start-up only as a flag.
         while not server.started and not serving.done():  # noqa: ASYNC110
@@ -117,9 +115,7 @@ async def serve(
             extra={"address": f"http://{registration.address}:{port}", "instance": registration.instance_id},
         )
         if registry is not None:
-            keeper = asyncio.create_task(
-                registry.keep_registered(registration, settings.reregister_interval_s)
-            )
+            keeper = asyncio.create_task(registry.keep_registered(registration, settings.reregister_interval_s))
         stop_wait = asyncio.create_task(stopping.wait())
         await asyncio.wait({serving, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         stop_wait.cancel()
@@ -140,9 +136,7 @@ async def serve(
     log.info("stopped", extra={"instance": registration.instance_id})
 
 
-def run(
-    settings: SettingsT, create_app: Callable[[SettingsT], FastAPI | Any], *, check_path: str = "/health"
-) -> None:
+def run(settings: SettingsT, create_app: Callable[[SettingsT], FastAPI | Any], *, check_path: str = "/health") -> None:
     """Entry point of ``python -m roboshop.<service>``: configure logs, build the app, serve with uvloop."""
     import uvloop
 
