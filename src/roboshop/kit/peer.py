@@ -1,14 +1,17 @@
 """The HTTP client services use to call each other.
 
-Each call names a service, not a host: an instance is picked through discovery, the deadline is
-enforced, request and correlation ids are propagated, and an idempotent call that cannot connect is
-retried once on another instance (the failed one is reported to discovery). Retries with backoff and
-a circuit breaker per upstream grow here.
+Each call names a service, not a host. The client picks an instance through discovery, enforces one deadline for
+the whole call (retries included), propagates request and correlation ids, retries an idempotent call that could not
+connect (on another instance, after a short jittered backoff, at most ``attempts`` times in all), reports the failed
+instance to discovery, and keeps a circuit breaker per peer service so a dead peer fails fast.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +20,15 @@ import orjson
 from multidict import CIMultiDictProxy
 
 from roboshop.kit import context
+from roboshop.kit.breaker import CircuitBreaker
 from roboshop.kit.discovery import Discovery
-from roboshop.kit.errors import PeerError, PeerTimeout
+from roboshop.kit.errors import PeerError, PeerTimeout, PeerUnavailable
 
 log = logging.getLogger("roboshop.peer")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+FAILURE_STATUSES = frozenset({502, 503, 504})
+BACKOFF_S = (0.02, 0.1)
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,21 @@ class PeerResponse:
 
 
 class PeerClient:
-    def __init__(self, discovery: Discovery, *, timeout_s: float = 5.0, attempts: int = 2) -> None:
+    def __init__(
+        self,
+        discovery: Discovery,
+        *,
+        timeout_s: float = 5.0,
+        attempts: int = 2,
+        breaker_threshold: int = 5,
+        breaker_reset_s: float = 5.0,
+    ) -> None:
         self.discovery = discovery
         self._timeout_s = timeout_s
         self._attempts = attempts
+        self._breaker_threshold = breaker_threshold
+        self._breaker_reset_s = breaker_reset_s
+        self.breakers: dict[str, CircuitBreaker] = {}
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -61,6 +78,13 @@ class PeerClient:
             await self._session.close()
             self._session = None
 
+    def breaker(self, service: str) -> CircuitBreaker:
+        found = self.breakers.get(service)
+        if found is None:
+            found = CircuitBreaker(self._breaker_threshold, self._breaker_reset_s)
+            self.breakers[service] = found
+        return found
+
     async def request(
         self,
         service: str,
@@ -73,24 +97,51 @@ class PeerClient:
     ) -> PeerResponse:
         """Call ``path`` on an instance of ``service``; any HTTP status is returned, not raised."""
         method = method.upper()
+        breaker = self.breaker(service)
+        if not breaker.allow():
+            raise PeerUnavailable(
+                f"{service} is failing; calls are paused for {breaker.retry_after_s():.1f}s (circuit open)"
+            )
         attempts = self._attempts if method in IDEMPOTENT_METHODS else 1
-        timeout = aiohttp.ClientTimeout(total=timeout_s or self._timeout_s)
+        deadline = time.monotonic() + (timeout_s or self._timeout_s)
         sent_headers = _context_headers() | (headers or {})
         last_error: Exception | None = None
-        for _ in range(attempts):
-            instance = await self.discovery.pick(service)
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(random.uniform(*BACKOFF_S))  # noqa: S311 - jitter, not crypto
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                instance = await self.discovery.pick(service)
+            except PeerUnavailable:
+                breaker.record_failure()
+                raise
             try:
                 async with self.session.request(
-                    method, instance.url + path, json=json, headers=sent_headers, timeout=timeout
+                    method,
+                    instance.url + path,
+                    json=json,
+                    headers=sent_headers,
+                    timeout=aiohttp.ClientTimeout(total=remaining),
                 ) as response:
                     body = await response.read()
-                    return PeerResponse(response.status, response.headers, body)
             except TimeoutError as exc:
+                breaker.record_failure()
                 raise PeerTimeout(f"{service} did not answer {method} {path} in time") from exc
             except aiohttp.ClientConnectionError as exc:
                 last_error = exc
                 self.discovery.report_failure(instance)
                 log.warning("peer connection failed", extra={"peer": service, "instance": instance.id})
+                continue
+            if response.status in FAILURE_STATUSES:
+                breaker.record_failure()
+            else:
+                breaker.record_success()
+            return PeerResponse(response.status, response.headers, body)
+        breaker.record_failure()
+        if last_error is None:
+            raise PeerTimeout(f"{service} did not answer {method} {path} in time")
         raise PeerError(f"could not reach {service} for {method} {path}: {last_error}") from last_error
 
     async def get(self, service: str, path: str, **kwargs: Any) -> PeerResponse:
@@ -98,6 +149,12 @@ class PeerClient:
 
     async def post(self, service: str, path: str, **kwargs: Any) -> PeerResponse:
         return await self.request(service, "POST", path, **kwargs)
+
+    async def put(self, service: str, path: str, **kwargs: Any) -> PeerResponse:
+        return await self.request(service, "PUT", path, **kwargs)
+
+    async def delete(self, service: str, path: str, **kwargs: Any) -> PeerResponse:
+        return await self.request(service, "DELETE", path, **kwargs)
 
 
 def _context_headers() -> dict[str, str]:

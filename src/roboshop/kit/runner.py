@@ -60,7 +60,7 @@ async def serve(
     app: FastAPI | Any,
     settings: ServiceSettings,
     *,
-    check_path: str = "/health",
+    check_path: str = "/ready",
     register: bool = True,
 ) -> None:
     """Serve ``app`` until a signal arrives, then shut down gracefully (see the module docstring)."""
@@ -136,7 +136,7 @@ async def serve(
     log.info("stopped", extra={"instance": registration.instance_id})
 
 
-def run(settings: SettingsT, create_app: Callable[[SettingsT], FastAPI | Any], *, check_path: str = "/health") -> None:
+def run(settings: SettingsT, create_app: Callable[[SettingsT], FastAPI | Any], *, check_path: str = "/ready") -> None:
     """Entry point of ``python -m roboshop.<service>``: configure logs, build the app, serve with uvloop."""
     import uvloop
 
