@@ -38,7 +38,8 @@ class Instance:
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://{self.address}:{self.port}"
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{self.scheme}://{host}:{self.port}"
 
 
 class Discovery(Protocol):

@@ -25,6 +25,9 @@ class Registration:
     tags: tuple[str, ...] = ()
     version: str = ""
 
+    def _host(self) -> str:
+        return f"[{self.address}]" if ":" in self.address else self.address
+
     def payload(self) -> dict[str, Any]:
         return {
             "ID": self.instance_id,
@@ -34,9 +37,9 @@ class Registration:
             "Tags": list(self.tags),
             "Meta": {"version": self.version},
             "Check": {
-                "HTTP": f"http://{self.address}:{self.port}{self.check_path}",
+                "HTTP": f"http://{self._host()}:{self.port}{self.check_path}",
                 "Interval": f"{self.check_interval_s}s",
-                "Timeout": f"{max(0.5, min(self.check_interval_s, 2.0))}s",
+                "Timeout": f"{min(self.check_interval_s, 2.0)}s",
                 "DeregisterCriticalServiceAfter": f"{self.deregister_after_s}s",
             },
         }
