@@ -28,6 +28,7 @@ class CircuitBreaker:
     failures: int = 0
     opened_at: float = 0.0
     _trial_in_flight: bool = field(default=False, repr=False)
+    _trial_started_at: float = field(default=0.0, repr=False)
 
     def allow(self) -> bool:
         """May a call go through now? In half-open state only one trial call at a time does."""
@@ -37,9 +38,12 @@ class CircuitBreaker:
             self.state = BreakerState.HALF_OPEN
             self._trial_in_flight = False
         if self.state is BreakerState.HALF_OPEN:
-            if self._trial_in_flight:
+            # A trial whose caller vanished (cancelled, or ended by an error nobody recorded) expires after
+            # reset_after_s, so that it cannot keep the circuit shut for ever.
+            if self._trial_in_flight and self.clock() - self._trial_started_at < self.reset_after_s:
                 return False
             self._trial_in_flight = True
+            self._trial_started_at = self.clock()
         return True
 
     def record_success(self) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from filelock import FileLock
+from filelock import AsyncFileLock
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.url import URL
@@ -85,9 +85,9 @@ async def migrate(engine: AsyncEngine, package: str, *, service: str) -> None:
             async with engine.connect() as conn:
                 await _upgrade(conn, location, service)
             return
-        with FileLock(lock_path, timeout=MIGRATION_LOCK_TIMEOUT_S):
-            async with engine.connect() as conn:
-                await _upgrade(conn, location, service)
+        # Wait for the lock off the event loop: another migrate() in this same loop may be holding it.
+        async with AsyncFileLock(lock_path, timeout=MIGRATION_LOCK_TIMEOUT_S), engine.connect() as conn:
+            await _upgrade(conn, location, service)
         return
     async with engine.connect() as conn:
         if backend == "postgresql":

@@ -20,7 +20,8 @@ _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | 
     "asctime",
     "color_message",
 }
-_SECRET_KEYS = frozenset({"password", "token", "authorization", "cookie", "secret", "hash"})
+# A key is secret when it contains one of these (access_token, new_password, set_cookie, api_key ...).
+_SECRET_PARTS = ("password", "passwd", "token", "authorization", "cookie", "secret", "hash", "api_key", "apikey")
 
 
 class JsonFormatter(logging.Formatter):
@@ -47,12 +48,17 @@ class JsonFormatter(logging.Formatter):
             if value is not None:
                 entry[key] = value
         for key, value in record.__dict__.items():
-            if key in _RESERVED or key.startswith("_") or key.lower() in _SECRET_KEYS:
+            if key in _RESERVED or key.startswith("_") or _is_secret(key):
                 continue
             entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
+
+
+def _is_secret(key: str) -> bool:
+    lowered = key.lower().replace("-", "_")
+    return any(part in lowered for part in _SECRET_PARTS)
 
 
 def configure_logging(service: str, version: str, level: str = "INFO") -> None:

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roboshop.kit import context
@@ -18,6 +19,7 @@ CORRELATION_ID_HEADER = b"x-correlation-id"
 _MAX_ID_LENGTH = 128
 
 access_log = logging.getLogger("roboshop.access")
+error_log = logging.getLogger("roboshop.app")
 
 
 def _clean_id(raw: bytes | None) -> str | None:
@@ -54,6 +56,7 @@ class ServiceMiddleware:
         correlation = _clean_id(headers.get(CORRELATION_ID_HEADER)) or request_id
         tokens = (context.request_id.set(request_id), context.correlation_id.set(correlation))
         status = 500
+        response_started = False
         started = time.perf_counter()
         declared = headers.get(b"content-length")
         try:
@@ -70,13 +73,14 @@ class ServiceMiddleware:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > self.max_body_bytes:
-                        raise _BodyTooLarge
+                        raise _BodyTooLarge(self.max_body_bytes)
                 return message
 
             async def send_with_id(message: Message) -> None:
-                nonlocal status
+                nonlocal status, response_started
                 if message["type"] == "http.response.start":
                     status = message["status"]
+                    response_started = True
                     message.setdefault("headers", [])
                     message["headers"] = [*message["headers"], (REQUEST_ID_HEADER, request_id.encode())]
                 await send(message)
@@ -87,6 +91,14 @@ class ServiceMiddleware:
             except _BodyTooLarge:
                 status = 413
                 await _send_problem(send, 413, _too_large(self.max_body_bytes, None), request_id)
+            except Exception:
+                # Starlette runs the app's handler for Exception outside this middleware, after the request
+                # context is gone: answer here, so that the log line and the 500 carry the request id.
+                if response_started:
+                    raise
+                error_log.exception("unhandled error")
+                status = 500
+                await _send_problem(send, 500, "an unexpected error occurred; see the service log", request_id)
             finally:
                 self.metrics.in_flight.labels(self.metrics.service).dec()
         finally:
@@ -109,8 +121,12 @@ class ServiceMiddleware:
                 var.reset(token)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised from ``receive``. An HTTPException, because FastAPI turns any other error raised while it parses a
+    body into a 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _too_large(limit, None))
 
 
 def _too_large(limit: int, declared: bytes | None) -> str:
@@ -119,10 +135,13 @@ def _too_large(limit: int, declared: bytes | None) -> str:
     return f"request body is larger than the limit of {limit} bytes"
 
 
+_TITLES = {400: "Bad Request", 413: "Payload Too Large", 500: "Internal Server Error"}
+
+
 async def _send_problem(send: Send, status: int, detail: str, request_id: str) -> None:
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": "Payload Too Large" if status == 413 else "Bad Request",
+        "title": _TITLES[status],
         "status": status,
         "detail": detail,
     }

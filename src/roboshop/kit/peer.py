@@ -134,6 +134,10 @@ class PeerClient:
                 self.discovery.report_failure(instance)
                 log.warning("peer connection failed", extra={"peer": service, "instance": instance.id})
                 continue
+            except aiohttp.ClientError as exc:
+                # It answered, but not with a whole HTTP response (a truncated body, a malformed header).
+                breaker.record_failure()
+                raise PeerError(f"{service} answered {method} {path} badly: {exc}") from exc
             if response.status in FAILURE_STATUSES:
                 breaker.record_failure()
             else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import signal
 import socket
 from collections.abc import Callable, Generator
@@ -71,7 +72,8 @@ async def serve(
         log_config=None,
         access_log=False,
         lifespan="on",
-        timeout_graceful_shutdown=int(settings.grace_period_s) or None,
+        # uvicorn takes whole seconds; round up so the drain is never shorter than configured (0: no drain).
+        timeout_graceful_shutdown=math.ceil(settings.grace_period_s),
         timeout_keep_alive=15,
         server_header=False,
         loop="uvloop",
