@@ -9,7 +9,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import filelock
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
