@@ -57,7 +57,7 @@ class LocalPlan:
             }
         )
         if svc.database:
-            env[f"{p}DATABASE_URL"] = f"sqlite:///{self.data_dir / (svc.name + '.db')}"
+            env[f"{p}{svc.database_setting}"] = f"sqlite:///{self.data_dir / (svc.name + '.db')}"
         stop_order = 1
         if svc is GATEWAY:
             env[f"{p}PORT"] = str(self.gateway_port)

@@ -14,7 +14,8 @@ class ServiceSpec:
     name: str
     module: str
     database: bool = False
-    """Owns a database: gets ``ROBOSHOP_<NAME>_DATABASE_URL`` pointing at its SQLite file in the data dir."""
+    """Owns a database: gets ``ROBOSHOP_<NAME>_<database_setting>`` pointing at its SQLite file in the data dir."""
+    database_setting: str = "DATABASE_URL"
     scalable: bool = True
     """Can run as several replicas behind discovery."""
 
@@ -27,6 +28,7 @@ REGISTRY = ServiceSpec("registry", "roboshop.registry", database=True, scalable=
 GATEWAY = ServiceSpec("gateway", "roboshop.gateway")
 DOMAIN_SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("catalogue", "roboshop.catalogue", database=True),
+    ServiceSpec("cart", "roboshop.cart", database=True, database_setting="STORE_URL"),
     ServiceSpec("ratings", "roboshop.ratings", database=True),
 )
 ALL_SERVICES: tuple[ServiceSpec, ...] = (REGISTRY, *DOMAIN_SERVICES, GATEWAY)

@@ -1,0 +1,1 @@
+"""Alembic revisions of the cart's SQLite store (the local profile; Redis needs none)."""
