@@ -1,0 +1,57 @@
+"""The catalogue's app factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from roboshop.catalogue.api import router
+from roboshop.catalogue.settings import CatalogueSettings
+from roboshop.catalogue.store import ProductStore, SqlProductStore, UnreachableProductStore
+from roboshop.kit.app import add_readiness_check, create_service_app
+from roboshop.kit.database import open_database
+
+RECONNECT_INTERVAL_S = 2.0
+
+
+def create_app(settings: CatalogueSettings, *, store: ProductStore | None = None) -> FastAPI:
+    """The catalogue over ``settings.database_url``, or over ``store`` when one is given (tests)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if store is not None:
+            app.state.store = store
+            yield
+            return
+
+        def ready(engine: AsyncEngine) -> None:
+            app.state.store = SqlProductStore(engine)
+
+        # Like Robot Shop, start anyway and answer 500 until the database can be reached.
+        app.state.store = UnreachableProductStore()
+        async with open_database(
+            settings.database_url,
+            service="catalogue",
+            migrations="roboshop.catalogue.migrations",
+            on_ready=ready,
+            pool_size=settings.database_pool_size,
+            retry_s=RECONNECT_INTERVAL_S,
+        ):
+            yield
+
+    app = create_service_app(
+        settings,
+        routers=[router],
+        lifespan=lifespan,
+        title="RoboShop catalogue",
+        description="Products, categories and search (Robot Shop compatible).",
+    )
+
+    async def database_answers() -> None:
+        await app.state.store.ping()
+
+    add_readiness_check(app, "database", database_answers)
+    return app

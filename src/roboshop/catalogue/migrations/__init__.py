@@ -1,0 +1,1 @@
+"""Alembic revisions of the catalogue's schema and seed data (run by ``roboshop.kit.db.migrate``)."""

@@ -1,0 +1,82 @@
+"""Opening a service's database at start-up without crash-looping while the database is still coming up.
+
+``open_database`` creates the engine and runs the service's migrations. If the database cannot be reached, the
+service starts anyway (its ``/ready`` and Robot Shop health bodies say the database is down, its data routes answer
+with an error) and a background task retries every ``retry_s`` until the migrations succeed, then hands the engine
+to ``on_ready``. Any other error (a broken migration, a bad URL) fails start-up loudly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from roboshop.kit.db import create_engine, migrate
+
+log = logging.getLogger("roboshop.db")
+
+RETRY_S = 2.0
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """True for errors that mean "cannot talk to the database", as opposed to a bug in a statement."""
+    if isinstance(exc, OSError | OperationalError | InterfaceError):
+        return True
+    # A failed connect (unknown database, server starting up) carries no statement.
+    return isinstance(exc, DBAPIError) and (exc.statement is None or exc.connection_invalidated)
+
+
+@asynccontextmanager
+async def open_database(
+    url: str,
+    *,
+    service: str,
+    migrations: str,
+    on_ready: Callable[[AsyncEngine], None],
+    pool_size: int = 5,
+    retry_s: float = RETRY_S,
+) -> AsyncIterator[AsyncEngine]:
+    """Engine for ``url``, migrated with ``migrations``; ``on_ready(engine)`` runs once the schema is there."""
+    engine = create_engine(url, pool_size=pool_size)
+    retrying: asyncio.Task[None] | None = None
+    try:
+        try:
+            await migrate(engine, migrations, service=service)
+            on_ready(engine)
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            log.warning("database unreachable, will retry", extra={"error": _describe(exc)})
+            retrying = asyncio.create_task(_retry(engine, service, migrations, on_ready, retry_s))
+        yield engine
+    finally:
+        if retrying is not None:
+            retrying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retrying
+        await engine.dispose()
+
+
+async def _retry(
+    engine: AsyncEngine, service: str, migrations: str, on_ready: Callable[[AsyncEngine], None], retry_s: float
+) -> None:
+    while True:
+        await asyncio.sleep(retry_s)
+        try:
+            await migrate(engine, migrations, service=service)
+        except Exception as exc:
+            log.warning("database still unreachable", extra={"error": _describe(exc)})
+            continue
+        on_ready(engine)
+        log.info("database reached", extra={"component": "db"})
+        return
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]

@@ -1,0 +1,65 @@
+"""The ratings service's app factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from roboshop.kit.app import add_readiness_check, create_service_app
+from roboshop.kit.database import open_database
+from roboshop.ratings.api import router
+from roboshop.ratings.products import PeerProductCatalogue, ProductCatalogue
+from roboshop.ratings.settings import RatingsSettings
+from roboshop.ratings.store import RatingStore, SqlRatingStore, UnreachableRatingStore
+
+RECONNECT_INTERVAL_S = 2.0
+
+
+def create_app(
+    settings: RatingsSettings,
+    *,
+    store: RatingStore | None = None,
+    catalogue: ProductCatalogue | None = None,
+) -> FastAPI:
+    """Ratings over ``settings.database_url`` and the catalogue service; ``store``/``catalogue`` replace them."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The kit's lifespan has started the peer client before this one runs.
+        app.state.catalogue = catalogue or PeerProductCatalogue(app.state.peers)
+        if store is not None:
+            app.state.store = store
+            yield
+            return
+
+        def ready(engine: AsyncEngine) -> None:
+            app.state.store = SqlRatingStore(engine)
+
+        # Start anyway and report the database on /_health until it can be reached.
+        app.state.store = UnreachableRatingStore()
+        async with open_database(
+            settings.database_url,
+            service="ratings",
+            migrations="roboshop.ratings.migrations",
+            on_ready=ready,
+            pool_size=settings.database_pool_size,
+            retry_s=RECONNECT_INTERVAL_S,
+        ):
+            yield
+
+    app = create_service_app(
+        settings,
+        routers=[router],
+        lifespan=lifespan,
+        title="RoboShop ratings",
+        description="Product ratings as a running average (Robot Shop compatible).",
+    )
+
+    async def database_answers() -> None:
+        await app.state.store.ping()
+
+    add_readiness_check(app, "database", database_answers)
+    return app

@@ -1,0 +1,1 @@
+"""Alembic revisions of the ratings schema (run by ``roboshop.kit.db.migrate``)."""
