@@ -27,7 +27,7 @@ def create_app(settings: CatalogueSettings, *, store: ProductStore | None = None
             yield
             return
 
-        def ready(engine: AsyncEngine) -> None:
+        async def ready(engine: AsyncEngine) -> None:
             app.state.store = SqlProductStore(engine)
 
         # Like Robot Shop, start anyway and answer 500 until the database can be reached.

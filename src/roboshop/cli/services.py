@@ -30,6 +30,7 @@ DOMAIN_SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("catalogue", "roboshop.catalogue", database=True),
     ServiceSpec("cart", "roboshop.cart", database=True, database_setting="STORE_URL"),
     ServiceSpec("ratings", "roboshop.ratings", database=True),
+    ServiceSpec("shipping", "roboshop.shipping", database=True),
 )
 ALL_SERVICES: tuple[ServiceSpec, ...] = (REGISTRY, *DOMAIN_SERVICES, GATEWAY)
 

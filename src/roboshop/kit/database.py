@@ -3,7 +3,8 @@
 ``open_database`` creates the engine and runs the service's migrations. If the database cannot be reached, the
 service starts anyway (its ``/ready`` and Robot Shop health bodies say the database is down, its data routes answer
 with an error) and a background task retries every ``retry_s`` until the migrations succeed, then hands the engine
-to ``on_ready``. Any other error (a broken migration, a bad URL) fails start-up loudly.
+to ``on_ready`` (which may prepare more, such as seed data). Any other error (a broken migration, a bad URL) fails
+start-up loudly.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -38,17 +39,17 @@ async def open_database(
     *,
     service: str,
     migrations: str,
-    on_ready: Callable[[AsyncEngine], None],
+    on_ready: Callable[[AsyncEngine], Awaitable[None]],
     pool_size: int = 5,
     retry_s: float = RETRY_S,
 ) -> AsyncIterator[AsyncEngine]:
-    """Engine for ``url``, migrated with ``migrations``; ``on_ready(engine)`` runs once the schema is there."""
+    """Engine for ``url``, migrated with ``migrations``; ``await on_ready(engine)`` once the schema is there."""
     engine = create_engine(url, pool_size=pool_size)
     retrying: asyncio.Task[None] | None = None
     try:
         try:
             await migrate(engine, migrations, service=service)
-            on_ready(engine)
+            await on_ready(engine)
         except Exception as exc:
             if not database_unreachable(exc):
                 raise
@@ -64,16 +65,20 @@ async def open_database(
 
 
 async def _retry(
-    engine: AsyncEngine, service: str, migrations: str, on_ready: Callable[[AsyncEngine], None], retry_s: float
+    engine: AsyncEngine,
+    service: str,
+    migrations: str,
+    on_ready: Callable[[AsyncEngine], Awaitable[None]],
+    retry_s: float,
 ) -> None:
     while True:
         await asyncio.sleep(retry_s)
         try:
             await migrate(engine, migrations, service=service)
+            await on_ready(engine)
         except Exception as exc:
             log.warning("database still unreachable", extra={"error": _describe(exc)})
             continue
-        on_ready(engine)
         log.info("database reached", extra={"component": "db"})
         return
 

@@ -63,6 +63,7 @@ async def serve(
     *,
     check_path: str = "/ready",
     register: bool = True,
+    proxy_headers: bool = True,
 ) -> None:
     """Serve ``app`` until a signal arrives, then shut down gracefully (see the module docstring)."""
     sock = bind_socket(settings.host, settings.port)
@@ -76,6 +77,8 @@ async def serve(
         timeout_graceful_shutdown=math.ceil(settings.grace_period_s),
         timeout_keep_alive=15,
         server_header=False,
+        # False for the gateway: the public entry must not take a client's X-Forwarded-* as its peer address.
+        proxy_headers=proxy_headers,
         loop="uvloop",
         http="httptools",
     )
@@ -138,10 +141,16 @@ async def serve(
     log.info("stopped", extra={"instance": registration.instance_id})
 
 
-def run(settings: SettingsT, create_app: Callable[[SettingsT], FastAPI | Any], *, check_path: str = "/ready") -> None:
+def run(
+    settings: SettingsT,
+    create_app: Callable[[SettingsT], FastAPI | Any],
+    *,
+    check_path: str = "/ready",
+    proxy_headers: bool = True,
+) -> None:
     """Entry point of ``python -m roboshop.<service>``: configure logs, build the app, serve with uvloop."""
     import uvloop
 
     configure_logging(settings.service_name, settings.version, settings.log_level)
     app = create_app(settings)
-    uvloop.run(serve(app, settings, check_path=check_path))
+    uvloop.run(serve(app, settings, check_path=check_path, proxy_headers=proxy_headers))

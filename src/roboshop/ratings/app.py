@@ -35,7 +35,7 @@ def create_app(
             yield
             return
 
-        def ready(engine: AsyncEngine) -> None:
+        async def ready(engine: AsyncEngine) -> None:
             app.state.store = SqlRatingStore(engine)
 
         # Start anyway and report the database on /_health until it can be reached.

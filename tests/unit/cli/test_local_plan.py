@@ -122,8 +122,8 @@ def test_stop_orders_put_the_gateway_before_the_services_before_the_registry(pla
 def test_each_database_service_has_its_own_sqlite_file_in_the_data_dir(plan: LocalPlan, tmp_path: Path) -> None:
     urls: dict[str, set[str]] = {}
     for process in plan.processes():
-        key = f"ROBOSHOP_{process.service.upper()}_DATABASE_URL"
         svc = next(s for s in ALL_SERVICES if s.name == process.service)
+        key = f"ROBOSHOP_{process.service.upper()}_{svc.database_setting}"
         if svc.database:
             urls.setdefault(process.service, set()).add(process.env[key])
         else:
