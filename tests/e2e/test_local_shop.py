@@ -172,3 +172,28 @@ def test_ctrl_c_stops_everything_quickly_and_leaves_no_process(tmp_path: Path) -
     assert code == 0, shop.log()[-3000:]
     assert [pid for pid in pids if alive(pid)] == []
     assert not (shop.data_dir / "roboshop.json").exists()
+
+
+def test_shipping_codes_cities_and_cost_are_served_through_the_gateway(shop: RunningShop) -> None:
+    response = httpx.get(f"{shop.gateway}/api/shipping/codes")
+    assert response.status_code == 200, response.text
+    codes = response.json()
+    assert (codes[0]["name"], codes[-1]["name"]) == ("Afghanistan", "Zimbabwe")
+    gb = next(c for c in codes if c["code"] == "GB")
+    london = next(c for c in httpx.get(f"{shop.gateway}/api/shipping/match/GB/lond").json() if c["name"] == "London")
+    cost = httpx.get(f"{shop.gateway}/api/shipping/calc/{london['uuid']}").json()
+    assert gb["name"] == "United Kingdom"
+    assert cost["distance"] > 0
+    assert cost["cost"] == round(cost["distance"] * 5) / 100
+    assert httpx.get(f"{shop.gateway}/api/shipping/match/GB/lo").status_code == 400
+
+
+def test_routes_that_name_a_cart_are_not_public_until_sessions_guard_them(shop: RunningShop) -> None:
+    for method, path in (
+        ("GET", "/api/cart/cart/anonymous-1"),
+        ("GET", "/api/cart/add/anonymous-1/Watson/1"),
+        ("DELETE", "/api/cart/cart/anonymous-1"),
+        ("POST", "/api/shipping/confirm/anonymous-1"),
+        ("GET", "/api/shipping/memory"),
+    ):
+        assert httpx.request(method, f"{shop.gateway}{path}").status_code == 404, path

@@ -71,7 +71,7 @@ def status(
         return
     table = Table(title=f"RoboShop services (registry {registry_url})")
     for column in ("service", "instance", "url", "status", "last check", "detail"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "detail")
     for view in instances:
         colour = "green" if view.status == "passing" else "red"
         table.add_row(

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 log = logging.getLogger("roboshop.supervisor")
@@ -72,9 +72,11 @@ class Supervisor:
         self._on_change = on_change
         self._shutting_down = False
 
-    def start(self) -> None:
+    def start(self, services: Collection[str] | None = None) -> None:
+        """Start the instances of ``services`` (default: every instance not started yet)."""
         for item in self.instances:
-            item.task = asyncio.create_task(self._keep_running(item), name=f"supervise-{item.spec.instance}")
+            if item.task is None and (services is None or item.spec.service in services):
+                item.task = asyncio.create_task(self._keep_running(item), name=f"supervise-{item.spec.instance}")
 
     def find(self, instance: str) -> Supervised:
         for item in self.instances:

@@ -91,6 +91,9 @@ async def _run(plan: LocalPlan, console: Console, errors: Console, raw_logs: boo
         loop.add_signal_handler(sig, stop.set)
 
     console.print(f"[bold]Starting RoboShop[/bold] ({len(supervisor.instances)} processes, data in {plan.data_dir})")
+    # The registry first: every other process registers with it as soon as it serves.
+    supervisor.start({"registry"})
+    await _wait_registry(plan, stop, ready_timeout_s)
     supervisor.start()
     ready = await _wait_ready(plan, stop, ready_timeout_s, errors)
     code = 0
@@ -108,6 +111,18 @@ async def _run(plan: LocalPlan, console: Console, errors: Console, raw_logs: boo
         errors.print(f"[yellow]had to kill {', '.join(killed)} (did not stop within the grace period)[/yellow]")
     console.print(f"Stopped {len(supervisor.instances)} processes in {time.monotonic() - stopping:.1f}s.")
     return code
+
+
+async def _wait_registry(plan: LocalPlan, stop: asyncio.Event, timeout_s: float) -> None:
+    """Poll the registry until it answers (the readiness wait after this one reports a registry that never does)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not stop.is_set():
+        try:
+            await asyncio.to_thread(fetch_instances, plan.registry_url, 0.5)
+            return
+        except RegistryUnreachable:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.05)
 
 
 async def _wait_ready(
@@ -139,7 +154,7 @@ async def _wait_ready(
 def _print_summary(console: Console, plan: LocalPlan, views: list[InstanceView], elapsed_s: float) -> None:
     table = Table(title="RoboShop is up")
     for column in ("service", "instance", "url", "status"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     table.add_row("registry", "registry-1", plan.registry_url, "[green]running[/green]")
     for v in views:
         table.add_row(v.service, v.id, v.url, f"[green]{v.status}[/green]")

@@ -26,6 +26,9 @@ from roboshop.kit.settings import ServiceSettings
 
 log = logging.getLogger("roboshop.discovery")
 
+EMPTY_RETRY_S = 0.25
+"""How soon an empty answer may be asked again, so a burst of requests for a down service stays one lookup."""
+
 
 @dataclass(frozen=True)
 class Instance:
@@ -62,6 +65,7 @@ class Discovery(Protocol):
 class _CacheEntry:
     instances: list[Instance]
     expires_at: float
+    fetched_at: float
     cursor: itertools.count[int] = field(default_factory=itertools.count)
 
 
@@ -82,6 +86,10 @@ class RegistryDiscovery:
 
     async def pick(self, service: str) -> Instance:
         entry = await self._entry(service)
+        if not entry.instances and entry.fetched_at < time.monotonic() - EMPTY_RETRY_S:
+            # Nothing passing a moment ago (an instance starting, or every one dropped after failures): ask again
+            # rather than fail for a whole TTL.
+            entry = await self._entry(service, force=True)
         if not entry.instances:
             raise PeerUnavailable(f"no healthy instance of service '{service}' is registered")
         return entry.instances[next(entry.cursor) % len(entry.instances)]
@@ -92,14 +100,19 @@ class RegistryDiscovery:
             entry.instances.remove(instance)
             log.warning("instance dropped", extra={"peer": instance.service, "instance": instance.id})
 
-    async def _entry(self, service: str) -> _CacheEntry:
+    async def _entry(self, service: str, *, force: bool = False) -> _CacheEntry:
         entry = self._cache.get(service)
-        if entry is not None and entry.expires_at > time.monotonic():
+        if entry is not None and entry.expires_at > time.monotonic() and not force:
             return entry
         lock = self._locks.setdefault(service, asyncio.Lock())
+        asked_at = time.monotonic()
         async with lock:
             entry = self._cache.get(service)
-            if entry is not None and entry.expires_at > time.monotonic():
+            if (
+                entry is not None
+                and entry.expires_at > time.monotonic()
+                and (not force or entry.fetched_at >= asked_at)
+            ):
                 return entry
             try:
                 instances = await self._fetch(service)
@@ -110,7 +123,7 @@ class RegistryDiscovery:
                     entry.expires_at = time.monotonic() + self._ttl_s
                     return entry
                 raise PeerUnavailable(f"service registry unreachable while looking up '{service}'") from exc
-            entry = _CacheEntry(instances, time.monotonic() + self._ttl_s)
+            entry = _CacheEntry(instances, time.monotonic() + self._ttl_s, time.monotonic())
             self._cache[service] = entry
             return entry
 

@@ -73,3 +73,5 @@ def configure_logging(service: str, version: str, level: str = "INFO") -> None:
         named.handlers[:] = []
         named.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # Alembic narrates every step at INFO; the kit logs one "schema migrated" line instead.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
