@@ -197,3 +197,23 @@ def test_routes_that_name_a_cart_are_not_public_until_sessions_guard_them(shop: 
         ("GET", "/api/shipping/memory"),
     ):
         assert httpx.request(method, f"{shop.gateway}{path}").status_code == 404, path
+
+
+def test_a_visitor_gets_an_anonymous_id_and_a_session_cookie(shop: RunningShop) -> None:
+    with httpx.Client(base_url=shop.gateway) as browser:
+        first = browser.get("/api/user/uniqueid")
+        second = browser.get("/api/user/uniqueid")
+        assert first.json()["uuid"].startswith("anonymous-")
+        assert first.json()["uuid"] != second.json()["uuid"]
+        cookie = first.headers["set-cookie"].lower()
+        assert all(part in cookie for part in ("roboshop_session=", "httponly", "samesite=lax"))
+
+
+def test_login_answers_the_user_without_any_secret(shop: RunningShop) -> None:
+    response = httpx.post(f"{shop.gateway}/api/user/login", json={"name": "user", "password": "password"})
+    assert response.status_code == 200
+    assert {k: v for k, v in response.json().items() if k != "_id"} == {"name": "user", "email": "user@me.com"}
+    assert "password" not in response.text
+    wrong = httpx.post(f"{shop.gateway}/api/user/login", json={"name": "user", "password": "nope"})
+    assert (wrong.status_code, wrong.text) == (404, "incorrect password")
+    assert httpx.get(f"{shop.gateway}/api/user/users").status_code == 404

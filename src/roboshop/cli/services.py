@@ -28,6 +28,7 @@ REGISTRY = ServiceSpec("registry", "roboshop.registry", database=True, scalable=
 GATEWAY = ServiceSpec("gateway", "roboshop.gateway")
 DOMAIN_SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("catalogue", "roboshop.catalogue", database=True),
+    ServiceSpec("user", "roboshop.user", database=True),
     ServiceSpec("cart", "roboshop.cart", database=True, database_setting="STORE_URL"),
     ServiceSpec("ratings", "roboshop.ratings", database=True),
     ServiceSpec("shipping", "roboshop.shipping", database=True),

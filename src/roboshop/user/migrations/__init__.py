@@ -1,0 +1,1 @@
+"""Alembic revisions of the user service's schema (run by ``roboshop.kit.db.migrate``)."""

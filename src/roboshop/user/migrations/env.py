@@ -1,0 +1,3 @@
+from roboshop.kit.migrations_env import run
+
+run()
