@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roboshop.catalogue.api import router
+from roboshop.catalogue.cache import CachedProductStore
 from roboshop.catalogue.settings import CatalogueSettings
 from roboshop.catalogue.store import ProductStore, SqlProductStore, UnreachableProductStore
 from roboshop.kit.app import add_readiness_check, create_service_app
@@ -28,7 +29,9 @@ def create_app(settings: CatalogueSettings, *, store: ProductStore | None = None
             return
 
         async def ready(engine: AsyncEngine) -> None:
-            app.state.store = SqlProductStore(engine)
+            database = SqlProductStore(engine)
+            cached = settings.cache_ttl_s > 0
+            app.state.store = CachedProductStore(database, settings.cache_ttl_s) if cached else database
 
         # Like Robot Shop, start anyway and answer 500 until the database can be reached.
         app.state.store = UnreachableProductStore()

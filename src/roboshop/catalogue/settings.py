@@ -24,3 +24,8 @@ class CatalogueSettings(DatabaseSettings):
         validation_alias=AliasChoices("ROBOSHOP_CATALOGUE_GO_SLOW_MS", "GO_SLOW"),
         description="fault injection: delay before answering GET /product/{sku}, in milliseconds",
     )
+    cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="how long reads are served from an in-memory snapshot of the catalogue (0: always the database)",
+    )

@@ -61,7 +61,7 @@ def _port_free(host: str, port: int) -> bool:
 
 async def _run(plan: LocalPlan, console: Console, errors: Console, raw_logs: bool, ready_timeout_s: float) -> int:
     started = time.monotonic()
-    view = LogView(console, raw=raw_logs)
+    view = LogView(raw=raw_logs)
     supervisor: Supervisor
 
     def save_state() -> None:
