@@ -32,7 +32,8 @@ from roboshop.cart.domain import (
     quantity_to_add,
     quantity_to_set,
 )
-from roboshop.cart.store import CartStore, StoreUnavailable
+from roboshop.cart.store import CartStore
+from roboshop.kit.database import StoreUnavailable
 from roboshop.kit.errors import BadRequest, DependencyError, NotFound, PeerError
 from roboshop.kit.peer import PeerClient
 

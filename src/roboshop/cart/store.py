@@ -16,7 +16,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -25,10 +25,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from roboshop.cart.domain import Cart
+from roboshop.kit.database import StoreUnavailable, connect
 
 CartEdit = Callable[[Cart | None], Cart]
 """A change to a cart: given the stored cart (``None`` if there is none) the cart to store. It may raise
@@ -39,10 +39,6 @@ Clock = Callable[[], float]
 REDIS_MAX_ATTEMPTS = 100
 """WATCH conflicts one ``change`` retries: every conflict means another writer succeeded, so this bounds a
 burst of ~100 simultaneous writers to one cart."""
-
-
-class StoreUnavailable(Exception):
-    """The cart store cannot be reached, or stayed too contended to write in time."""
 
 
 class CartStore(Protocol):
@@ -219,17 +215,8 @@ class SqlCartStore:
             yield conn
             await conn.commit()
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._engine.connect() as conn:
-                yield conn
-        except (OperationalError, InterfaceError, OSError) as exc:
-            raise StoreUnavailable(f"cart store unreachable: {type(exc).__name__}") from exc
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise StoreUnavailable(f"cart store unreachable: {type(exc).__name__}") from exc
-            raise
+    def _connection(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return connect(self._engine, what="cart store")
 
 
 class InMemoryCartStore:

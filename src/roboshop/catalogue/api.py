@@ -18,21 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from roboshop.catalogue.domain import Product, key_problem, parse_search, search_problem
 from roboshop.catalogue.settings import CatalogueSettings
-from roboshop.catalogue.store import ProductStore, StoreUnavailable
-from roboshop.kit.errors import BadRequest, NotFound, RoboShopError
+from roboshop.catalogue.store import ProductStore
+from roboshop.kit.database import StoreUnavailable
+from roboshop.kit.errors import BadRequest, InternalError, NotFound
 
 HEALTH_TIMEOUT_S = 1.0
 NOT_AVAILABLE = "database not available"
 NOT_AVAIABLE = "database not avaiable"  # [sic]: the original's text on /products and /products/{category}
 
 router = APIRouter()
-
-
-class DatabaseUnavailable(RoboShopError):
-    """Robot Shop answers 500, not 503, when the catalogue cannot reach its database."""
-
-    status = 500
-    title = "Internal Server Error"
 
 
 class ProductRead(BaseModel):
@@ -139,7 +133,7 @@ def _database(message: str) -> Iterator[None]:
     try:
         yield
     except StoreUnavailable as exc:
-        raise DatabaseUnavailable(message, text=True) from exc
+        raise InternalError(message, text=True) from exc
 
 
 def _products(found: list[Product]) -> Response:

@@ -13,8 +13,8 @@ the domain's helpers, so no backend's collation can change an answer.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -22,11 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from roboshop.catalogue.domain import Product, SearchQuery, by_name
 from roboshop.catalogue.seed import SEED_PRODUCTS
-from roboshop.kit.database import database_unreachable
-
-
-class StoreUnavailable(Exception):
-    """The database cannot be reached (down, not yet migrated, or refusing connections)."""
+from roboshop.kit.database import StoreUnavailable, connect
 
 
 class ProductStore(Protocol):
@@ -146,15 +142,8 @@ class SqlProductStore:
             for row in rows
         ]
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._engine.connect() as conn:
-                yield conn
-        except Exception as exc:
-            if database_unreachable(exc):
-                raise StoreUnavailable(f"catalogue database unreachable: {type(exc).__name__}") from exc
-            raise
+    def _connection(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return connect(self._engine, what="catalogue database")
 
 
 class InMemoryProductStore:

@@ -16,13 +16,29 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from roboshop.kit.db import create_engine, migrate
 
 log = logging.getLogger("roboshop.db")
 
 RETRY_S = 2.0
+
+
+class StoreUnavailable(Exception):
+    """A store's database cannot be reached (down, not migrated yet, refusing connections)."""
+
+
+@asynccontextmanager
+async def connect(engine: AsyncEngine, *, what: str) -> AsyncIterator[AsyncConnection]:
+    """A connection from ``engine``; "cannot reach the database" errors become :class:`StoreUnavailable`."""
+    try:
+        async with engine.connect() as conn:
+            yield conn
+    except Exception as exc:
+        if database_unreachable(exc):
+            raise StoreUnavailable(f"{what} unreachable: {type(exc).__name__}") from exc
+        raise
 
 
 def database_unreachable(exc: BaseException) -> bool:

@@ -47,6 +47,21 @@ class PayloadTooLarge(RoboShopError):
     title = "Payload Too Large"
 
 
+class UnsupportedMediaType(RoboShopError):
+    status = 415
+    title = "Unsupported Media Type"
+
+
+class InternalError(RoboShopError):
+    status = 500
+    title = "Internal Server Error"
+
+
+class InsufficientStorage(RoboShopError):
+    status = 507
+    title = "Insufficient Storage"
+
+
 class DependencyError(RoboShopError):
     status = 503
     title = "Dependency Unavailable"

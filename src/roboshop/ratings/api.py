@@ -16,22 +16,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from roboshop.kit.errors import BadRequest, NotFound, RoboShopError
+from roboshop.kit.database import StoreUnavailable
+from roboshop.kit.errors import BadRequest, InternalError, NotFound
 from roboshop.ratings.domain import UNRATED, InvalidScore, parse_score, sku_problem
 from roboshop.ratings.products import ProductCatalogue
-from roboshop.ratings.store import RatingStore, StoreUnavailable
+from roboshop.ratings.store import RatingStore
 
 HEALTH_TIMEOUT_S = 1.0
 NOT_AVAILABLE = "database not available"
 
 router = APIRouter()
-
-
-class DatabaseUnavailable(RoboShopError):
-    """Robot Shop answers 500, not 503, when ratings cannot reach its database."""
-
-    status = 500
-    title = "Internal Server Error"
 
 
 class RatingRead(BaseModel):
@@ -111,7 +105,7 @@ def _database() -> Iterator[None]:
     try:
         yield
     except StoreUnavailable as exc:
-        raise DatabaseUnavailable(NOT_AVAILABLE, text=True) from exc
+        raise InternalError(NOT_AVAILABLE, text=True) from exc
 
 
 def _json(content: Any, status: int = 200) -> Response:

@@ -14,8 +14,7 @@ The dialect differences are isolated in :func:`_rate_statement`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Protocol
 
@@ -24,12 +23,8 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.expression import Executable
 
-from roboshop.kit.database import database_unreachable
+from roboshop.kit.database import StoreUnavailable, connect
 from roboshop.ratings.domain import UNRATED, Rating
-
-
-class StoreUnavailable(Exception):
-    """The database cannot be reached (down, not yet migrated, or refusing connections)."""
 
 
 class RatingStore(Protocol):
@@ -114,15 +109,8 @@ class SqlRatingStore:
         async with self._connection() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._engine.connect() as conn:
-                yield conn
-        except Exception as exc:
-            if database_unreachable(exc):
-                raise StoreUnavailable(f"ratings database unreachable: {type(exc).__name__}") from exc
-            raise
+    def _connection(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return connect(self._engine, what="ratings database")
 
 
 class InMemoryRatingStore:

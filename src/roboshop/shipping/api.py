@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 
-from roboshop.kit.errors import BadRequest, NotFound, RoboShopError
+from roboshop.kit.database import StoreUnavailable
+from roboshop.kit.errors import BadRequest, InsufficientStorage, InternalError, NotFound, UnsupportedMediaType
 from roboshop.shipping.cart import CartService
 from roboshop.shipping.domain import (
     CITY_NOT_FOUND,
@@ -32,29 +33,12 @@ from roboshop.shipping.domain import (
     ship_to,
 )
 from roboshop.shipping.settings import ShippingSettings
-from roboshop.shipping.store import ShippingStore, StoreUnavailable
+from roboshop.shipping.store import ShippingStore
 
 NOT_AVAILABLE = "database not available"
 CART_NOT_FOUND = "cart not found"
 
 router = APIRouter()
-
-
-class DatabaseUnavailable(RoboShopError):
-    """Robot Shop answers 500 when shipping cannot reach its database."""
-
-    status = 500
-    title = "Internal Server Error"
-
-
-class UnsupportedMediaType(RoboShopError):
-    status = 415
-    title = "Unsupported Media Type"
-
-
-class InsufficientStorage(RoboShopError):
-    status = 507
-    title = "Insufficient Storage"
 
 
 class CountryRead(BaseModel):
@@ -233,7 +217,7 @@ def _database() -> Iterator[None]:
     try:
         yield
     except StoreUnavailable as exc:
-        raise DatabaseUnavailable(NOT_AVAILABLE, text=True) from exc
+        raise InternalError(NOT_AVAILABLE, text=True) from exc
 
 
 def _cities(found: list[City]) -> Response:

@@ -17,25 +17,21 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from roboshop.kit.database import database_unreachable
+from roboshop.kit.database import StoreUnavailable, connect
 from roboshop.shipping.domain import City, Country, Geography, by_name
 
 log = logging.getLogger("roboshop.shipping")
 
 SEED_DATASET = "geography"
 SEED_BATCH_ROWS = 2_000
-
-
-class StoreUnavailable(Exception):
-    """The database cannot be reached (down, not yet migrated, or refusing connections)."""
 
 
 class ShippingStore(Protocol):
@@ -193,15 +189,8 @@ class SqlShippingStore:
             for row in rows
         ]
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._engine.connect() as conn:
-                yield conn
-        except Exception as exc:
-            if database_unreachable(exc):
-                raise StoreUnavailable(f"shipping database unreachable: {type(exc).__name__}") from exc
-            raise
+    def _connection(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return connect(self._engine, what="shipping database")
 
 
 def _country_rows(countries: Iterable[Country]) -> Iterator[dict[str, Any]]:
