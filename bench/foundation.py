@@ -2,7 +2,8 @@
 
 * gateway -> catalogue against direct catalogue access (same wrk load, interleaved rounds, medians);
 * the time from `roboshop up` to every service ready;
-* the total resident memory of all RoboShop processes.
+* the total resident memory of all RoboShop processes;
+* login latency through the gateway (argon2id at the OWASP minimum), one client and four.
 
 Results go to bench/out/foundation.json. Ratios matter more than absolute numbers on a shared machine.
 """
@@ -120,6 +121,21 @@ def compare(direct_base: str, gateway_base: str) -> dict[str, Any]:
     return results
 
 
+def login_latency(gateway: str) -> dict[str, Any]:
+    """Login through the gateway (argon2id verification dominates): one client, then four at once."""
+    script = str(Path(__file__).with_name("login.lua"))
+    results: dict[str, Any] = {}
+    for connections in (1, 4):
+        result = run_wrk(f"{gateway}/api/user/login", connections=connections, seconds=SECONDS, script=script)
+        results[f"c{connections}"] = result.as_dict()
+        print(
+            f"  login c={connections}: {result.rps:6.1f} req/s  p50 {result.p50_ms:6.2f} ms  "
+            f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}",
+            flush=True,
+        )
+    return results
+
+
 def _median(runs: list[LoadResult]) -> dict[str, float]:
     return {
         "rps": round(statistics.median(r.rps for r in runs), 1),
@@ -142,6 +158,8 @@ def main() -> None:
             direct = catalogue_url(registry)
             print(f"load: wrk -t2 -c{CONNECTIONS} -d{SECONDS}s, {ROUNDS} interleaved rounds, medians", flush=True)
             load = compare(direct, gateway)
+            print("login through the gateway:", flush=True)
+            login = login_latency(gateway)
             loaded_memory = memory(data_dir, process.pid)
         finally:
             process.send_signal(signal.SIGINT)
@@ -150,6 +168,7 @@ def main() -> None:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "load": {"connections": CONNECTIONS, "seconds": SECONDS, "rounds": ROUNDS, "results": load},
+        "login": login,
         "startup_to_ready_s": round(ready_s, 2),
         "memory_idle": idle_memory,
         "memory_after_load": loaded_memory,

@@ -35,9 +35,21 @@ def require_wrk() -> str:
     return path
 
 
-def run_wrk(url: str, *, connections: int, seconds: int, threads: int = 2) -> LoadResult:
+def run_wrk(url: str, *, connections: int, seconds: int, threads: int = 2, script: str | None = None) -> LoadResult:
+    extra = ["-s", script] if script else []
+    threads = min(threads, connections)
     output = subprocess.run(
-        [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s", url],
+        [
+            require_wrk(),
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "5s",
+            *extra,
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,
