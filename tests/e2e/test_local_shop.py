@@ -188,15 +188,17 @@ def test_shipping_codes_cities_and_cost_are_served_through_the_gateway(shop: Run
     assert httpx.get(f"{shop.gateway}/api/shipping/match/GB/lo").status_code == 400
 
 
-def test_routes_that_name_a_cart_are_not_public_until_sessions_guard_them(shop: RunningShop) -> None:
+def test_routes_that_name_a_cart_need_a_session_and_internal_routes_are_not_routed(shop: RunningShop) -> None:
     for method, path in (
         ("GET", "/api/cart/cart/anonymous-1"),
         ("GET", "/api/cart/add/anonymous-1/Watson/1"),
-        ("DELETE", "/api/cart/cart/anonymous-1"),
         ("POST", "/api/shipping/confirm/anonymous-1"),
-        ("GET", "/api/shipping/memory"),
     ):
-        assert httpx.request(method, f"{shop.gateway}{path}").status_code == 404, path
+        response = httpx.request(method, f"{shop.gateway}{path}")
+        assert response.status_code == 401, path
+        assert response.headers["www-authenticate"].startswith("Bearer")
+    assert httpx.delete(f"{shop.gateway}/api/cart/cart/anonymous-1").status_code == 405
+    assert httpx.get(f"{shop.gateway}/api/shipping/memory").status_code == 404
 
 
 def test_a_visitor_gets_an_anonymous_id_and_a_session_cookie(shop: RunningShop) -> None:

@@ -1,7 +1,8 @@
 """The gateway as a raw ASGI application (no framework on the hot path).
 
 Per request: the operational endpoints by exact path; ``/api/...`` through the compiled route table to the
-route's handler (its policies, then the proxy); everything else to the storefront. Each request but the
+route's handler (the session policy and any other policies, then the proxy); everything else to the
+storefront. Each request but the
 operational ones is measured per route template and logged as one JSON access line.
 
 The upstream session and discovery live from lifespan start-up to shutdown; the route handlers are built
@@ -22,6 +23,7 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import Receive, Scope, Send
 
+from roboshop.gateway.auth import session_policy
 from roboshop.gateway.exchange import Exchange, Handler, Policy, chain, clean_request_id
 from roboshop.gateway.metrics import GatewayMetrics
 from roboshop.gateway.proxy import Proxy, create_session
@@ -91,7 +93,9 @@ class Gateway:
             connect_timeout_s=settings.connect_timeout_s,
         )
         self.session, self.discovery = session, discovery
-        self._handlers = {route: chain(route, self.policies, proxy) for route in self.router.routes}
+        # Sessions first: a caller is known (or refused) before any other policy spends work on it.
+        policies = (session_policy(settings, session, discovery), *self.policies)
+        self._handlers = {route: chain(route, policies, proxy) for route in self.router.routes}
         log.info("gateway started", extra={"services": sorted(self.router.services)})
 
     async def close(self) -> None:
@@ -180,19 +184,19 @@ class Gateway:
         self.metrics.observe_request(ex.label, method, status, elapsed)
         if self._access_log and access_log.isEnabledFor(logging.INFO):
             client = ex.scope.get("client")
-            access_log.info(
-                "request",
-                extra={
-                    "method": method,
-                    "path": path,
-                    "route": ex.label,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                    "client": client[0] if client else "",
-                    "upstream": ex.upstream,
-                    "request_id": ex.request_id,
-                },
-            )
+            fields = {
+                "method": method,
+                "path": path,
+                "route": ex.label,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 3),
+                "client": client[0] if client else "",
+                "upstream": ex.upstream,
+                "request_id": ex.request_id,
+            }
+            if ex.user is not None:
+                fields["user"] = ex.user
+            access_log.info("request", extra=fields)
 
     # Operational endpoints (neither measured nor logged, like the kit's) -------------------------------
 

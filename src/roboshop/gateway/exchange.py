@@ -1,8 +1,8 @@
 """One request through the gateway, and the seam where per-route policies attach.
 
 A :data:`Handler` serves an :class:`Exchange`. The proxy is the innermost handler of every route; a
-:class:`Policy` (authentication, rate limiting, circuit breaking, ... in later issues) wraps it per route
-when the app is built, so a route without policies pays nothing for the ones it does not use.
+:class:`Policy` (session authorisation, and rate limiting, circuit breaking, ... in later issues) wraps it
+per route when the app is built, so a route without policies pays nothing for the ones it does not use.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class Exchange:
     rest: str = ""  # the raw path after /api/<service>: what the upstream sees
     status: int = 0  # 0 until the response has started
     upstream: str | None = None  # the id of the instance that answered
+    user: str | None = None  # the subject of the caller's verified session, on routes that need one
 
     async def start_response(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status = status

@@ -7,6 +7,10 @@ for literal paths, a comparison of raw path segments for templates with ``{param
 Matching works on the *raw* (still percent-encoded) path, so ``%2F`` never splits a segment; a parameter
 that decodes to ``.``, ``..``, or contains ``/`` or NUL matches nothing, because the upstream would see a
 different path than the one the table made public.
+
+Each entry says who may call it: ``auth: public`` (the default) anyone, ``auth: session`` only a caller with
+a valid session, and ``owns: [param, ...]`` only a session that owns the identity each of those path
+parameters names (a cart id, a user name). The session policy (:mod:`roboshop.gateway.auth`) enforces it.
 """
 
 from __future__ import annotations
@@ -15,16 +19,19 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 from urllib.parse import unquote
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 API_PREFIX = "/api/"
 # Canonical order for the Allow header.
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+Auth = Literal["public", "session"]
+PUBLIC: Final = "public"
+SESSION: Final = "session"
 
 _SERVICE_NAME = re.compile(r"[a-z][a-z0-9-]*")
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -41,6 +48,8 @@ class RouteEntry(BaseModel):
 
     methods: list[str] = Field(min_length=1)
     path: str
+    auth: Auth = PUBLIC
+    owns: list[str] = Field(default_factory=list)
 
     @field_validator("methods")
     @classmethod
@@ -72,6 +81,25 @@ class RouteEntry(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("a parameter name is used twice")
         return path
+
+    @field_validator("owns")
+    @classmethod
+    def _owned_parameters(cls, owns: list[str], info: ValidationInfo) -> list[str]:
+        if not owns:
+            return owns
+        auth = info.data.get("auth")
+        if auth is not None and auth != SESSION:  # None: auth is invalid and reported already
+            raise ValueError("only a route with 'auth: session' can require owned identities")
+        if len(set(owns)) != len(owns):
+            raise ValueError("a parameter is listed twice")
+        path = info.data.get("path")
+        if path is None:  # the path is invalid and reported already
+            return owns
+        params = set(_PARAM.findall(path))
+        unknown = [name for name in owns if name not in params]
+        if unknown:
+            raise ValueError(f"no parameter {', '.join(repr(name) for name in unknown)} in {path}")
+        return owns
 
 
 class ServiceEntry(BaseModel):
@@ -163,12 +191,20 @@ class Route:
     methods: frozenset[str]
     timeout_s: float
     label: str  # the public template, e.g. /api/catalogue/product/{sku}: the metrics label
-    _params: tuple[tuple[int, str], ...] = field(repr=False)
+    _params: tuple[tuple[int, str], ...] = field(default=(), repr=False)
+    auth: Auth = PUBLIC
+    owns: tuple[str, ...] = ()  # the parameters whose identities the caller's session must own
+    _owned_at: tuple[tuple[int, str], ...] = field(default=(), repr=False)  # (segment index, param) of owns
 
     def params(self, rest: str) -> dict[str, str]:
         """The decoded ``{param}`` values of a path this route matched (``rest`` as given to ``match``)."""
         segments = rest.split("/")
         return {name: unquote(segments[index]) for index, name in self._params}
+
+    def owned(self, rest: str) -> list[tuple[str, str]]:
+        """``(param, decoded identity)`` for each parameter in ``owns``, in the order ``owns`` lists them."""
+        segments = rest.split("/")
+        return [(name, unquote(segments[index])) for index, name in self._owned_at]
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,20 +320,26 @@ def compile_routes(table: RouteTable, *, default_timeout_s: float) -> Router:
     services: dict[str, ServiceRoutes] = {}
     for name, entry in table.services.items():
         timeout_s = entry.timeout_s or default_timeout_s
-        routes = [
-            Route(
-                service=name,
-                template=item.path,
-                methods=frozenset(item.methods) | ({"HEAD"} if "GET" in item.methods else set()),
-                timeout_s=timeout_s,
-                label=f"{API_PREFIX}{name}{item.path}",
-                _params=tuple(
-                    (index, param.group(1))
-                    for index, segment in enumerate(item.path.split("/"))
-                    if (param := _PARAM.fullmatch(segment)) is not None
-                ),
-            )
-            for item in entry.routes
-        ]
+        routes = [_compile(name, item, timeout_s) for item in entry.routes]
         services[name] = ServiceRoutes(name, timeout_s, routes)
     return Router(services)
+
+
+def _compile(service: str, item: RouteEntry, timeout_s: float) -> Route:
+    params = tuple(
+        (index, param.group(1))
+        for index, segment in enumerate(item.path.split("/"))
+        if (param := _PARAM.fullmatch(segment)) is not None
+    )
+    position = {name: index for index, name in params}
+    return Route(
+        service=service,
+        template=item.path,
+        methods=frozenset(item.methods) | ({"HEAD"} if "GET" in item.methods else set()),
+        timeout_s=timeout_s,
+        label=f"{API_PREFIX}{service}{item.path}",
+        _params=params,
+        auth=item.auth,
+        owns=tuple(item.owns),
+        _owned_at=tuple((position[name], name) for name in item.owns),
+    )

@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from roboshop.kit.settings import ServiceSettings
+from roboshop.user.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,3 +46,21 @@ class GatewaySettings(ServiceSettings):
         default=10.0,
         gt=0,
     )
+
+    # Sessions (routes with ``auth: session``) ---------------------------------------------------------------
+    token_issuer: str = Field(default=DEFAULT_ISSUER, min_length=1, description="the `iss` session tokens must have")
+    token_audience: str = Field(default=DEFAULT_AUDIENCE, min_length=1, description="the `aud` they must have")
+    session_keys_service: str = Field(
+        default="user", min_length=1, description="the service (found through discovery) that publishes the JWKS"
+    )
+    jwks_timeout_s: float = Field(default=2.0, gt=0, description="deadline of one JWKS fetch")
+    jwks_max_age_s: float = Field(default=300.0, gt=0, description="how long a fetched JWKS is used before a refetch")
+    jwks_min_refresh_interval_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="a token naming an unknown key refetches the JWKS at most this often (a rotation, or forgery)",
+    )
+    session_cache_ttl_s: float = Field(
+        default=10.0, ge=0, description="how long a verified token is trusted without verifying again (0: never)"
+    )
+    session_cache_size: int = Field(default=10_000, ge=1, description="verified tokens remembered at most")

@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,7 +120,8 @@ class EchoService:
     """An upstream that records each request and answers with what it saw.
 
     ``/stream`` sends a first chunk and the rest only after ``release`` is set; ``.../slow`` answers after
-    ``slow_s``; ``.../cookie`` sets a cookie; ``.../gzip`` answers a gzip-encoded body.
+    ``slow_s``; ``.../cookie`` sets a cookie, ``.../cookies`` two; ``.../gzip`` answers a gzip-encoded body.
+    ``routes`` given to :meth:`app` are served before the echo (a JWKS, for instance).
     """
 
     name: str = "echo"
@@ -129,8 +130,9 @@ class EchoService:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     first_body_chunk: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def app(self) -> web.Application:
+    def app(self, routes: Iterable[web.RouteDef] = ()) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_routes(list(routes))
         app.router.add_route("*", "/{tail:.*}", self._handle)
         return app
 
@@ -165,6 +167,11 @@ class EchoService:
         if path.endswith("/cookie"):
             response = web.json_response({"ok": True})
             response.set_cookie("session", "alice-secret")
+            return response
+        if path.endswith("/cookies"):
+            response = web.json_response({"ok": True})
+            response.set_cookie("roboshop_session", "a-new-session", httponly=True)
+            response.set_cookie("flavour", "mint")
             return response
         if path.endswith("/gzip"):
             return web.Response(body=GZIPPED, headers={"Content-Type": "text/plain", "Content-Encoding": "gzip"})

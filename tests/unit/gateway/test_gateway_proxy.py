@@ -214,6 +214,26 @@ async def test_a_cookie_set_for_one_client_is_never_sent_for_another(make_settin
     assert shop.upstream.seen[1].header("cookie") == []
 
 
+async def test_the_session_cookie_and_authorization_reach_the_service_and_every_set_cookie_comes_back(
+    make_settings: MakeSettings,
+) -> None:
+    async with shop_with(make_settings, "catalogue") as shop:
+        response = await raw_request(
+            shop.gateway.port,
+            "GET /api/catalogue/product/cookies HTTP/1.1\nHost: shop\n"
+            "Cookie: roboshop_session=old-session; flavour=vanilla\nAuthorization: Bearer old-session",
+        )
+    seen = shop.upstream.seen[0]
+    assert seen.header("cookie") == ["roboshop_session=old-session; flavour=vanilla"]
+    assert seen.header("authorization") == ["Bearer old-session"]
+    assert response.status == 200
+    cookies = response.header("set-cookie")
+    assert len(cookies) == 2
+    assert cookies[0].startswith("roboshop_session=a-new-session;")
+    assert "httponly" in cookies[0].lower()
+    assert cookies[1].startswith("flavour=mint")
+
+
 async def test_a_request_id_is_generated_sent_to_the_service_and_echoed(make_settings: MakeSettings) -> None:
     async with shop_with(make_settings, "catalogue") as shop:
         response = await shop.client.get("/api/catalogue/products")

@@ -77,6 +77,41 @@ def test_the_packaged_route_table_publishes_the_catalogue_and_ratings_routes() -
     assert router.services["ratings"].timeout_s == 30
 
 
+def test_the_packaged_route_table_guards_every_route_that_names_a_cart_or_a_user() -> None:
+    router = compile_routes(load_route_table(packaged_routes_file()), default_timeout_s=30)
+    guarded = {(route.label, route.owns) for route in router.routes if route.auth == "session"}
+    assert guarded == {
+        ("/api/cart/cart/{id}", ("id",)),
+        ("/api/cart/add/{id}/{sku}/{qty}", ("id",)),
+        ("/api/cart/update/{id}/{sku}/{qty}", ("id",)),
+        ("/api/cart/rename/{from}/{to}", ("from", "to")),
+        ("/api/shipping/confirm/{id}", ("id",)),
+        ("/api/user/history/{name}", ("name",)),
+    }
+    public = {route.label for route in router.routes if route.auth == "public"}
+    assert {"/api/cart/health", "/api/cart/metrics", "/api/user/uniqueid", "/api/user/login"} <= public
+    assert all(route.owns == () for route in router.routes if route.auth == "public")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("DELETE", "/api/cart/cart/anonymous-1"),
+        ("POST", "/api/cart/shipping/anonymous-1"),
+        ("GET", "/api/user/check/user"),
+        ("POST", "/api/user/order/user"),
+        ("GET", "/api/user/users/user"),
+        ("GET", "/api/user/users"),
+        ("GET", "/api/user/.well-known/jwks.json"),
+        ("GET", "/api/shipping/memory"),
+        ("GET", "/api/shipping/free"),
+    ],
+)
+def test_the_packaged_route_table_routes_no_internal_route(method: str, path: str) -> None:
+    router = compile_routes(load_route_table(packaged_routes_file()), default_timeout_s=30)
+    assert not isinstance(router.match(method, path)[0], Route)
+
+
 def test_a_route_without_methods_is_named_by_service_index_and_path() -> None:
     message = table_error({"catalogue": {"routes": [{"methods": ["GET"], "path": "/a"}, {"path": "/product/{sku}"}]}})
     assert "routes.yaml" in message
@@ -96,7 +131,16 @@ def test_a_route_without_methods_is_named_by_service_index_and_path() -> None:
         ({"methods": ["GET"], "path": "/cart/{id}/{id}"}, "path", "used twice"),
         ({"methods": ["GET"], "path": "/a/../admin"}, "path", "'..'"),
         ({"methods": ["GET"], "path": "/search/a%20b"}, "path", "'a%20b'"),
-        ({"methods": ["GET"], "path": "/products", "auth": "none"}, "auth", "Extra inputs are not permitted"),
+        ({"methods": ["GET"], "path": "/products", "auth": "none"}, "auth", "Input should be 'public' or 'session'"),
+        (
+            {"methods": ["GET"], "path": "/cart/{id}", "auth": "session", "owns": ["cart"]},
+            "owns",
+            "no parameter 'cart'",
+        ),
+        ({"methods": ["GET"], "path": "/cart/{id}", "owns": ["id"]}, "owns", "only a route with 'auth: session'"),
+        ({"methods": ["GET"], "path": "/a/{x}", "auth": "session", "owns": ["x", "x"]}, "owns", "listed twice"),
+        ({"methods": ["GET"], "path": "/a/{x}", "auth": "session", "owns": "x"}, "owns", "valid list"),
+        ({"methods": ["GET"], "path": "/a", "scope": "admin"}, "scope", "Extra inputs are not permitted"),
     ],
 )
 def test_an_invalid_route_entry_is_reported_with_its_field(route: dict[str, Any], field: str, says: str) -> None:
@@ -123,6 +167,31 @@ def test_a_route_declared_twice_is_refused_even_with_other_parameter_names() -> 
 )
 def test_an_invalid_service_entry_is_reported(services: Any, says: str) -> None:
     assert says in table_error(services)
+
+
+def test_an_unknown_owned_parameter_is_named_with_its_route_even_among_several() -> None:
+    route = {"methods": ["GET"], "path": "/rename/{from}/{to}", "auth": "session", "owns": ["from", "too", "frm"]}
+    message = table_error({"cart": {"routes": [route]}})
+    assert "services.cart.routes[0] (/rename/{from}/{to}).owns: no parameter 'too', 'frm' in /rename/{from}/{to}" in (
+        message
+    )
+
+
+def test_a_route_is_public_unless_it_says_otherwise() -> None:
+    router = router_for(CATALOGUE)
+    assert {route.auth for route in router.routes} == {"public"}
+    assert all(route.owns == () for route in router.routes)
+
+
+def test_a_session_route_knows_the_decoded_identities_its_path_names_in_the_order_owns_lists_them() -> None:
+    route = {"methods": ["GET"], "path": "/rename/{from}/{to}", "auth": "session", "owns": ["to", "from"]}
+    anyone = {"methods": ["GET"], "path": "/mine/{sku}", "auth": "session"}
+    router = router_for({"cart": {"routes": [route, anyone]}})
+    rename = matched(router, "GET", "/api/cart/rename/anonymous%2D7/us%C3%A9r")
+    assert (rename.auth, rename.owns) == ("session", ("to", "from"))
+    assert rename.owned("/rename/anonymous%2D7/us%C3%A9r") == [("to", "usér"), ("from", "anonymous-7")]
+    mine = matched(router, "GET", "/api/cart/mine/Watson")
+    assert (mine.auth, mine.owned("/mine/Watson")) == ("session", [])
 
 
 def test_every_problem_in_the_table_is_reported_at_once() -> None:
