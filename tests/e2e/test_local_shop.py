@@ -219,3 +219,17 @@ def test_login_answers_the_user_without_any_secret(shop: RunningShop) -> None:
     wrong = httpx.post(f"{shop.gateway}/api/user/login", json={"name": "user", "password": "nope"})
     assert (wrong.status_code, wrong.text) == (404, "incorrect password")
     assert httpx.get(f"{shop.gateway}/api/user/users").status_code == 404
+
+
+def test_internal_routes_refuse_callers_without_the_service_credential(shop: RunningShop) -> None:
+    instances = shop.instances().values()
+    cart = next(f"http://{i['Address']}:{i['Port']}" for i in instances if i["Service"] == "cart")
+    user = next(f"http://{i['Address']}:{i['Port']}" for i in instances if i["Service"] == "user")
+    assert httpx.delete(f"{cart}/cart/anonymous-1").status_code == 401
+    assert (
+        httpx.post(f"{cart}/shipping/anonymous-1", json={"distance": 1, "cost": 1, "location": "x"}).status_code == 401
+    )
+    assert httpx.get(f"{user}/check/stan").status_code == 401
+    assert httpx.post(f"{user}/order/stan", json={"orderid": "x", "cart": {}}).status_code == 401
+    smuggled = httpx.get(f"{shop.gateway}/api/user/uniqueid", headers={"X-RoboShop-Internal-Token": "anything"})
+    assert smuggled.status_code == 200

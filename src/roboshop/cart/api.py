@@ -35,6 +35,7 @@ from roboshop.cart.domain import (
 from roboshop.cart.store import CartStore
 from roboshop.kit.database import StoreUnavailable
 from roboshop.kit.errors import BadRequest, DependencyError, NotFound, PeerError
+from roboshop.kit.internal import InternalCaller
 from roboshop.kit.peer import PeerClient
 
 HEALTH_TIMEOUT_S = 1.0
@@ -111,7 +112,7 @@ async def get_cart(cart_id: CartId, store: Store) -> Response:
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/html": {"example": "OK"}}}, 404: {"description": "cart not found"}},
 )
-async def delete_cart(cart_id: CartId, store: Store) -> Response:
+async def delete_cart(cart_id: CartId, store: Store, _: InternalCaller) -> Response:
     """Remove the cart (payment does, once the order is placed)."""
     _check_id("cart id", cart_id)
     with _cart_rules():
@@ -199,7 +200,7 @@ async def update(cart_id: CartId, sku: str, qty: str, store: Store) -> Response:
         }
     },
 )
-async def shipping(cart_id: CartId, request: Request, store: Store) -> Response:
+async def shipping(cart_id: CartId, request: Request, store: Store, _: InternalCaller) -> Response:
     """Add or replace the cart's shipping line (the shipping service's ``/confirm`` calls this)."""
     _check_id("cart id", cart_id)
     try:

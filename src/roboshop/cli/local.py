@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from roboshop.cli.services import ALL_SERVICES, GATEWAY, REGISTRY, ServiceSpec, spec
@@ -20,6 +21,7 @@ class LocalPlan:
     registry_port: int
     data_dir: Path
     replicas: dict[str, int]
+    internal_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
     @property
     def registry_url(self) -> str:
@@ -54,6 +56,7 @@ class LocalPlan:
                 f"{p}DEREGISTER_AFTER_S": "30",
                 f"{p}GRACE_PERIOD_S": "5",
                 f"{p}DEREGISTER_DELAY_S": "0.2",
+                f"{p}INTERNAL_TOKEN": self.internal_token,
             }
         )
         if svc.database:

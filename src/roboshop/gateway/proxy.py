@@ -32,9 +32,18 @@ log = logging.getLogger("roboshop.gateway")
 
 HOP_BY_HOP: Final = frozenset({b"connection", b"keep-alive", b"te", b"trailer", b"transfer-encoding", b"upgrade"})
 # Replaced by the gateway on the way up: Host is the upstream's, X-Forwarded-* and X-Request-ID are ours,
-# and Expect is answered by the gateway's own server, not by the upstream.
+# Expect is answered by the gateway's own server, not by the upstream, and a client never passes on a
+# service credential (X-RoboShop-Internal-Token): only services send it, to each other.
 _REPLACED_UP: Final = frozenset(
-    {b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-request-id", b"expect"}
+    {
+        b"host",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"x-request-id",
+        b"expect",
+        b"x-roboshop-internal-token",
+    }
 )
 # The gateway's server adds its own Date, and the gateway its own X-Request-ID.
 _REPLACED_DOWN: Final = frozenset({b"date", b"x-request-id"})

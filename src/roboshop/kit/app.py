@@ -56,7 +56,9 @@ def create_service_app(
     @asynccontextmanager
     async def kit_lifespan(app: FastAPI) -> AsyncIterator[None]:
         discovery = build_discovery(settings)
-        peers = PeerClient(discovery, timeout_s=settings.peer_timeout_s)
+        peers = PeerClient(discovery, timeout_s=settings.peer_timeout_s, internal_token=app.state.internal_token)
+        if app.state.internal_token is None:
+            log.warning("internal routes are open to any caller: no internal token is configured")
         await peers.start()
         app.state.peers = peers
         try:
@@ -76,6 +78,7 @@ def create_service_app(
         lifespan=kit_lifespan,
     )
     app.state.settings = settings
+    app.state.internal_token = settings.internal_token.get_secret_value() if settings.internal_token else None
     app.state.metrics = metrics
     app.state.readiness = {}
     for router in routers:

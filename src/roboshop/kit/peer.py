@@ -1,9 +1,10 @@
 """The HTTP client services use to call each other.
 
-Each call names a service, not a host. The client picks an instance through discovery, enforces one deadline for
-the whole call (retries included), propagates request and correlation ids, retries an idempotent call that could not
-connect (on another instance, after a short jittered backoff, at most ``attempts`` times in all), reports the failed
-instance to discovery, and keeps a circuit breaker per peer service so a dead peer fails fast.
+Each call names a service, not a host, and carries this deployment's service credential. The client picks an
+instance through discovery, enforces one deadline for the whole call (retries included), propagates request and
+correlation ids, retries an idempotent call that could not connect (on another instance, after a short jittered
+backoff, at most ``attempts`` times in all), reports the failed instance to discovery, and keeps a circuit breaker
+per peer service so a dead peer fails fast.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from roboshop.kit import context
 from roboshop.kit.breaker import CircuitBreaker
 from roboshop.kit.discovery import Discovery
 from roboshop.kit.errors import PeerError, PeerTimeout, PeerUnavailable
+from roboshop.kit.internal import INTERNAL_TOKEN_HEADER
 
 log = logging.getLogger("roboshop.peer")
 
@@ -54,6 +56,7 @@ class PeerClient:
         attempts: int = 2,
         breaker_threshold: int = 5,
         breaker_reset_s: float = 5.0,
+        internal_token: str | None = None,
     ) -> None:
         self.discovery = discovery
         self._timeout_s = timeout_s
@@ -61,6 +64,7 @@ class PeerClient:
         self._breaker_threshold = breaker_threshold
         self._breaker_reset_s = breaker_reset_s
         self.breakers: dict[str, CircuitBreaker] = {}
+        self._credential = {INTERNAL_TOKEN_HEADER: internal_token} if internal_token else {}
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -104,7 +108,7 @@ class PeerClient:
             )
         attempts = self._attempts if method in IDEMPOTENT_METHODS else 1
         deadline = time.monotonic() + (timeout_s or self._timeout_s)
-        sent_headers = _context_headers() | (headers or {})
+        sent_headers = _context_headers() | (headers or {}) | self._credential
         last_error: Exception | None = None
         for attempt in range(attempts):
             if attempt:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from roboshop import __version__
@@ -50,6 +50,23 @@ class ServiceSettings(BaseSettings):
         default=0.5, ge=0, description="time between deregistering and closing the listener"
     )
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+
+    environment: Literal["local", "production"] = Field(
+        default="local", description="production refuses to start without the secrets a deployment must set"
+    )
+    internal_token: SecretStr | None = Field(
+        default=None, description="the service credential shared by this deployment's services (internal routes)"
+    )
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> ServiceSettings:
+        if self.environment == "production" and self.internal_token is None:
+            raise ValueError(
+                "environment=production needs an internal token: set "
+                f"{self.model_config.get('env_prefix', 'ROBOSHOP_')}INTERNAL_TOKEN (a long random string, "
+                "the same for every service of the deployment)"
+            )
+        return self
 
     def resolved_instance_id(self, port: int) -> str:
         return self.instance_id or f"{self.service_name}-{socket.gethostname()}-{port}"

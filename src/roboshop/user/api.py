@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, Field
 
 from roboshop.kit.errors import BadRequest, NotFound
+from roboshop.kit.internal import InternalCaller
 from roboshop.user.domain import (
     HISTORY_NOT_FOUND,
     INCORRECT_PASSWORD,
@@ -202,7 +203,7 @@ async def register(request: Request, deps: Deps) -> Response:
 
 
 @router.get("/check/{name}", response_class=PlainTextResponse, responses={404: {"description": USER_NOT_FOUND}})
-async def check(name: str, deps: Deps) -> Response:
+async def check(name: str, deps: Deps, _: InternalCaller) -> Response:
     """Internal: whether a user of that name exists."""
     if await deps.users.user(name) is None:
         raise NotFound(USER_NOT_FOUND, text=True)
@@ -215,7 +216,7 @@ async def check(name: str, deps: Deps) -> Response:
     responses={404: {"description": NAME_NOT_FOUND}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
 )
-async def add_order(name: str, request: Request, deps: Deps) -> Response:
+async def add_order(name: str, request: Request, deps: Deps, _: InternalCaller) -> Response:
     """Internal (payment): append ``{"orderid", "cart"}`` to the user's history; a repeat is a no-op."""
     fields = await _fields(request)
     try:
@@ -238,7 +239,7 @@ async def history(name: str, deps: Deps) -> Response:
 
 
 @router.get("/users/{id}", response_model=UserRef, responses={404: {"description": USER_NOT_FOUND}})
-async def user_ref(id: str, deps: Deps) -> Response:
+async def user_ref(id: str, deps: Deps, _: InternalCaller) -> Response:
     """Internal: a user by name or by ``_id``, as ``{"id", "name"}`` (nothing else)."""
     user = await deps.users.user(id) or await deps.users.user_by_object_id(id)
     if user is None:
