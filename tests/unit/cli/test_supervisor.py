@@ -194,7 +194,8 @@ async def test_stop_all_kills_a_child_that_ignores_sigterm_after_its_budget(run:
     assert gateway.process is not None
     assert gateway.process.returncode == -signal.SIGKILL
     assert record.read_text().splitlines() == ["registry-1"], "the registry still stopped gracefully"
-    assert 0.5 <= elapsed < 3.0
+    assert elapsed >= 0.5  # it waited for the grace period before killing
+    assert elapsed < 10  # and did not wait for ever
     assert not any(alive(pid) for pid in pids if pid is not None)
 
 
