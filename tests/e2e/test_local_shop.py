@@ -165,10 +165,11 @@ def test_sigterm_deregisters_a_replica_and_it_exits_cleanly(shop: RunningShop) -
 
 def test_ctrl_c_stops_everything_quickly_and_leaves_no_process(tmp_path: Path) -> None:
     shop = start_shop(tmp_path)
-    assert shop.ready_after_s < 30  # the 10 s target is measured by make bench, not here
-    pids = set(shop.seen_pids)
-    assert len(pids) >= 4
-    code = shop.stop(signal.SIGINT, timeout_s=15)
+    try:
+        pids = set(shop.seen_pids)
+        assert len(pids) >= 4
+    finally:
+        code = shop.stop(signal.SIGINT, timeout_s=15)
     assert code == 0, shop.log()[-3000:]
     assert [pid for pid in pids if alive(pid)] == []
     assert not (shop.data_dir / "roboshop.json").exists()

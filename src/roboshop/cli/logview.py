@@ -17,7 +17,19 @@ import orjson
 _COLOURS = ("36", "35", "32", "33", "34", "91", "96", "95")  # cyan, magenta, green, yellow, blue, bright ...
 _LEVEL_COLOURS = {"debug": "2", "warning": "33", "error": "1;31", "critical": "1;31"}
 _SKIPPED_KEYS = frozenset(
-    {"timestamp", "level", "service", "version", "event", "logger", "request_id", "correlation_id", "exception"}
+    {
+        "timestamp",
+        "level",
+        "service",
+        "version",
+        "event",
+        "logger",
+        "request_id",
+        "correlation_id",
+        "trace_id",
+        "span_id",
+        "exception",
+    }
 )
 
 

@@ -2,7 +2,8 @@
 
 It adds the request middleware, the error mapping (problem+json, or Robot Shop's plain text),
 ``/health`` (liveness), ``/ready`` (readiness: every registered dependency check answers),
-``/metrics``, and the peer client (discovery + HTTP) in ``app.state.peers``.
+``/metrics``, the peer client (discovery + HTTP) in ``app.state.peers``, and the app's traces
+(``app.state.telemetry``, see :mod:`roboshop.kit.tracing`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from roboshop.kit.metrics import HttpMetrics
 from roboshop.kit.middleware import ServiceMiddleware
 from roboshop.kit.peer import PeerClient
 from roboshop.kit.settings import ServiceSettings
+from roboshop.kit.tracing import Telemetry
 
 log = logging.getLogger("roboshop.app")
 
@@ -52,24 +54,33 @@ def create_service_app(
     description: str = "",
 ) -> FastAPI:
     metrics = HttpMetrics(settings.service_name)
+    telemetry = Telemetry(settings, metrics.registry)
+    tracer = telemetry.tracer if telemetry.enabled else None
 
     @asynccontextmanager
     async def kit_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        telemetry.start()
         discovery = build_discovery(settings)
-        peers = PeerClient(discovery, timeout_s=settings.peer_timeout_s, internal_token=app.state.internal_token)
+        peers = PeerClient(
+            discovery, timeout_s=settings.peer_timeout_s, internal_token=app.state.internal_token, tracer=tracer
+        )
         if app.state.internal_token is None:
             log.warning("internal routes are open to any caller: no internal token is configured")
         await peers.start()
         app.state.peers = peers
         try:
-            if lifespan is None:
-                yield
-            else:
-                async with lifespan(app):
+            # Engines the service's lifespan creates report their statements and pool to this app's telemetry.
+            with telemetry.activated():
+                if lifespan is None:
                     yield
+                else:
+                    async with lifespan(app):
+                        yield
         finally:
             await peers.close()
             log.info("closed", extra={"component": "peers"})
+            # Flushing may wait for the collector (up to OTEL_EXPORTER_OTLP_TIMEOUT): not on the event loop.
+            await asyncio.to_thread(telemetry.shutdown)
 
     app = FastAPI(
         title=title or f"RoboShop {settings.service_name}",
@@ -80,12 +91,13 @@ def create_service_app(
     app.state.settings = settings
     app.state.internal_token = settings.internal_token.get_secret_value() if settings.internal_token else None
     app.state.metrics = metrics
+    app.state.telemetry = telemetry
     app.state.readiness = {}
     for router in routers:
         app.include_router(router)
     _add_error_handlers(app)
     _add_operational_routes(app, metrics)
-    app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes, tracer=tracer)
     return app
 
 

@@ -3,7 +3,8 @@
 A service names its database by URL (``sqlite:///data/catalogue.db``, ``postgresql://u@h/db``,
 ``mysql://root@h/db``); the async driver is chosen here. Migrations are Alembic revisions kept inside the
 service's package (``roboshop/<service>/migrations``); they run at start-up under a lock, so replicas that
-start together migrate once.
+start together migrate once. An engine created while a service app's lifespan runs reports its statements as
+spans and its pool use as gauges to that app's telemetry (:mod:`roboshop.kit.tracing`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from roboshop.kit import tracing
 
 log = logging.getLogger("roboshop.db")
 
@@ -45,17 +48,22 @@ def async_url(url: str) -> URL:
     return parsed
 
 
-def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 5, telemetry: tracing.Telemetry | None = None) -> AsyncEngine:
+    """An async engine for ``url``, instrumented by ``telemetry`` (default: the running app's, if any)."""
     parsed = async_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_async_engine(
-        parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
-    )
+    else:
+        engine = create_async_engine(
+            parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+        )
+    telemetry = telemetry or tracing.active()
+    if telemetry is not None:
+        telemetry.instrument_engine(engine)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

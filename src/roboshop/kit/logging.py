@@ -1,7 +1,8 @@
 """JSON logs: one object per line on stdout.
 
 Fields: ``timestamp, level, service, version, event`` plus the request context
-(``request_id``, ``correlation_id``, ``user``) and whatever a call passes in ``extra``.
+(``request_id``, ``correlation_id``, ``user``), the current span's ``trace_id`` and ``span_id`` (hex, as in
+``traceparent``) and whatever a call passes in ``extra``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from opentelemetry import trace
 
 from roboshop.kit import context
 
@@ -47,6 +49,10 @@ class JsonFormatter(logging.Formatter):
             value = var.get()
             if value is not None:
                 entry[key] = value
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid:
+            entry["trace_id"] = format(span_context.trace_id, "032x")
+            entry["span_id"] = format(span_context.span_id, "016x")
         for key, value in record.__dict__.items():
             if key in _RESERVED or key.startswith("_") or _is_secret(key):
                 continue

@@ -1,13 +1,21 @@
-"""The ASGI middleware every service runs: request ids, access log, RED metrics, body size limit."""
+"""The ASGI middleware every service runs: request ids, server spans, access log, RED metrics, body size limit.
+
+``X-RoboShop-User`` names the caller's user for the logs. Only the gateway sets it (from the session it has
+verified, after dropping any the client sent); a service never trusts it for authorisation.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 import uuid
+from contextvars import Token
 from typing import Any
 
 import orjson
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,6 +24,8 @@ from roboshop.kit.metrics import HttpMetrics
 
 REQUEST_ID_HEADER = b"x-request-id"
 CORRELATION_ID_HEADER = b"x-correlation-id"
+USER_HEADER = b"x-roboshop-user"
+_UNTRACED_PATHS = frozenset({"/health", "/ready", "/metrics"})
 _MAX_ID_LENGTH = 128
 
 access_log = logging.getLogger("roboshop.access")
@@ -42,10 +52,14 @@ def route_template(scope: Scope) -> str:
 class ServiceMiddleware:
     """Outermost middleware: sets the request context, limits bodies, logs and measures each request."""
 
-    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: HttpMetrics, max_body_bytes: int, tracer: Tracer | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.tracer = tracer
+        self._trace_fields = {name.encode() for name in propagate.get_global_textmap().fields}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,7 +68,9 @@ class ServiceMiddleware:
         headers = dict(scope["headers"])
         request_id = _clean_id(headers.get(REQUEST_ID_HEADER)) or uuid.uuid4().hex
         correlation = _clean_id(headers.get(CORRELATION_ID_HEADER)) or request_id
-        tokens = (context.request_id.set(request_id), context.correlation_id.set(correlation))
+        user = _clean_id(headers.get(USER_HEADER))
+        tokens = (context.request_id.set(request_id), context.correlation_id.set(correlation), context.user.set(user))
+        span, span_token = self._start_span(scope, headers)
         status = 500
         response_started = False
         started = time.perf_counter()
@@ -104,6 +120,8 @@ class ServiceMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = route_template(scope)
+            if span is not None:
+                _finish_span(span, scope["method"], route, status)
             if route not in ("/metrics", "/health", "/ready"):
                 self.metrics.observe(route, scope["method"], status, elapsed)
                 access_log.info(
@@ -117,8 +135,44 @@ class ServiceMiddleware:
                         "client": (scope.get("client") or ("", 0))[0],
                     },
                 )
-            for var, token in zip((context.request_id, context.correlation_id), tokens, strict=True):
+            if span is not None:
+                span.end()
+            if span_token is not None:
+                otel_context.detach(span_token)
+            for var, token in zip((context.request_id, context.correlation_id, context.user), tokens, strict=True):
                 var.reset(token)
+
+    def _start_span(
+        self, scope: Scope, headers: dict[bytes, bytes]
+    ) -> tuple[trace.Span | None, Token[otel_context.Context] | None]:
+        """A server span continuing the caller's W3C trace context, made current for the request."""
+        # Probes and scrapes arrive every few seconds from the registry and Prometheus: traces of them are noise.
+        if self.tracer is None or scope["path"] in _UNTRACED_PATHS:
+            return None, None
+        carrier = {
+            name.decode(): value.decode("latin-1") for name, value in headers.items() if name in self._trace_fields
+        }
+        parent = propagate.extract(carrier) if carrier else None
+        span = self.tracer.start_span(
+            scope["method"],
+            context=parent,
+            kind=SpanKind.SERVER,
+            # Few attributes: the SDK validates each one, and this runs on every request.
+            attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
+        )
+        if not span.get_span_context().is_valid:
+            return None, None
+        return span, otel_context.attach(trace.set_span_in_context(span, parent))
+
+
+def _finish_span(span: trace.Span, method: str, route: str, status: int) -> None:
+    # Named by route template, like the metrics: a raw path would make every product its own operation.
+    if route != "<unmatched>":
+        span.update_name(f"{method} {route}")
+        span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
 
 
 class _BodyTooLarge(HTTPException):

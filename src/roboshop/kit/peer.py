@@ -2,9 +2,9 @@
 
 Each call names a service, not a host, and carries this deployment's service credential. The client picks an
 instance through discovery, enforces one deadline for the whole call (retries included), propagates request and
-correlation ids, retries an idempotent call that could not connect (on another instance, after a short jittered
-backoff, at most ``attempts`` times in all), reports the failed instance to discovery, and keeps a circuit breaker
-per peer service so a dead peer fails fast.
+correlation ids and the W3C trace context (one client span per attempt), retries an idempotent call that could not
+connect (on another instance, after a short jittered backoff, at most ``attempts`` times in all), reports the failed
+instance to discovery, and keeps a circuit breaker per peer service so a dead peer fails fast.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from typing import Any
 import aiohttp
 import orjson
 from multidict import CIMultiDictProxy
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from roboshop.kit import context
 from roboshop.kit.breaker import CircuitBreaker
-from roboshop.kit.discovery import Discovery
+from roboshop.kit.discovery import Discovery, Instance
 from roboshop.kit.errors import PeerError, PeerTimeout, PeerUnavailable
 from roboshop.kit.internal import INTERNAL_TOKEN_HEADER
 
@@ -57,8 +59,10 @@ class PeerClient:
         breaker_threshold: int = 5,
         breaker_reset_s: float = 5.0,
         internal_token: str | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.discovery = discovery
+        self._tracer = tracer
         self._timeout_s = timeout_s
         self._attempts = attempts
         self._breaker_threshold = breaker_threshold
@@ -121,15 +125,22 @@ class PeerClient:
             except PeerUnavailable:
                 breaker.record_failure()
                 raise
+            span = self._start_span(service, method, instance, attempt)
             try:
-                async with self.session.request(
-                    method,
-                    instance.url + path,
-                    json=json,
-                    headers=sent_headers,
-                    timeout=aiohttp.ClientTimeout(total=remaining),
-                ) as response:
-                    body = await response.read()
+                with trace.use_span(span, end_on_exit=True):
+                    attempt_headers = dict(sent_headers)
+                    propagate.inject(attempt_headers)
+                    async with self.session.request(
+                        method,
+                        instance.url + path,
+                        json=json,
+                        headers=attempt_headers,
+                        timeout=aiohttp.ClientTimeout(total=remaining),
+                    ) as response:
+                        body = await response.read()
+                    span.set_attribute("http.response.status_code", response.status)
+                    if response.status >= 500:
+                        span.set_status(Status(StatusCode.ERROR))
             except TimeoutError as exc:
                 breaker.record_failure()
                 raise PeerTimeout(f"{service} did not answer {method} {path} in time") from exc
@@ -151,6 +162,24 @@ class PeerClient:
         if last_error is None:
             raise PeerTimeout(f"{service} did not answer {method} {path} in time")
         raise PeerError(f"could not reach {service} for {method} {path}: {last_error}") from last_error
+
+    def _start_span(self, service: str, method: str, instance: Instance, attempt: int) -> trace.Span:
+        if self._tracer is None:
+            return trace.INVALID_SPAN
+        # Named by peer service, not path: paths carry ids (the path stays out of the attributes for the same reason).
+        span = self._tracer.start_span(
+            f"{method} {service}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": method,
+                "peer.service": service,
+                "server.address": instance.address,
+                "server.port": instance.port,
+            },
+        )
+        if attempt:
+            span.set_attribute("http.request.resend_count", attempt)
+        return span
 
     async def get(self, service: str, path: str, **kwargs: Any) -> PeerResponse:
         return await self.request(service, "GET", path, **kwargs)
