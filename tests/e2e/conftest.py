@@ -89,7 +89,9 @@ def start_shop(tmp: Path, *extra: str) -> RunningShop:
     cli = Path(sys.executable).with_name("roboshop")
     argv = [str(cli), "up", "--port", str(gateway_port), "--registry-port", str(registry_port)]
     argv += ["--data-dir", str(data_dir), *extra]
-    env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
+    # Tests drive the shop from one address far faster than a person: the gateway's default per-IP limit is
+    # exercised by its own tests, not here.
+    env = dict(os.environ, COLUMNS="200", NO_COLOR="1", ROBOSHOP_GATEWAY_RATE_LIMIT_ANONYMOUS="1000000/second")
     started = time.monotonic()
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, env=env)

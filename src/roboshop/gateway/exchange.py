@@ -1,7 +1,7 @@
 """One request through the gateway, and the seam where per-route policies attach.
 
 A :data:`Handler` serves an :class:`Exchange`. The proxy is the innermost handler of every route; a
-:class:`Policy` (session authorisation, and rate limiting, circuit breaking, ... in later issues) wraps it
+:class:`Policy` (API keys, rate limiting, session authorisation) wraps it
 per route when the app is built, so a route without policies pays nothing for the ones it does not use.
 """
 
@@ -37,9 +37,23 @@ class Exchange:
     status: int = 0  # 0 until the response has started
     upstream: str | None = None  # the id of the instance that answered
     user: str | None = None  # the subject of the caller's verified session, on routes that need one
+    consumer: str | None = None  # the API consumer whose X-API-Key the request carried
+    extra_headers: list[tuple[bytes, bytes]] | None = None  # added to the response by policies (CORS, headers)
+
+    def header(self, wanted: bytes) -> bytes | None:
+        """The first value of request header ``wanted`` (lower-case), if any."""
+        for name, value in self.scope["headers"]:
+            if name == wanted:
+                found: bytes = value
+                return found
+        return None
 
     async def start_response(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status = status
+        if self.extra_headers:
+            names = {name for name, _ in self.extra_headers}
+            headers = [header for header in headers if header[0] not in names]
+            headers.extend(self.extra_headers)
         headers.append((REQUEST_ID_HEADER, self.request_id.encode()))
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
 

@@ -30,6 +30,11 @@ class GatewayMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.retries = Counter(
+            "gateway_upstream_retries_total",
+            "Requests sent again to another instance after a failed attempt",
+            registry=self.registry,
+        )
         self._requests: dict[tuple[str, str, int], _Series] = {}
         self._upstreams: dict[tuple[str, int | str], _Series] = {}
 

@@ -7,14 +7,20 @@ holds a whole large body in memory.
 A body that arrives in one piece is sent as bytes; a larger one is streamed from ASGI ``receive`` to the
 upstream connection as it comes, and the response goes back chunk by chunk.
 
-A connection failure on an idempotent method is reported to discovery and retried once on another
-instance (not with a streamed body, which cannot be sent twice). Failures answer problem+json:
-no instance 503, connection or protocol failure 502, deadline 504, body over the limit 413.
+The instance comes from the :class:`~roboshop.gateway.balancer.Balancer` (round robin or least outstanding,
+outlier ejection, a circuit breaker per service). A connection failure on an idempotent method is reported to
+discovery and retried on another instance, within the retry budget, after a jittered backoff (not with a
+streamed body, which cannot be sent twice). Every attempt carries ``X-RoboShop-Deadline-Ms``, the time left
+of the route's deadline, which also bounds the attempt. Failures answer problem+json: no instance or an
+open circuit 503, connection or protocol failure 502, deadline 504, body over the limit 413.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Final
@@ -22,10 +28,13 @@ from typing import Final
 import aiohttp
 from yarl import URL
 
+from roboshop.gateway.balancer import Balancer, RetryBudget
 from roboshop.gateway.exchange import Exchange
+from roboshop.gateway.faults import Fault, Faults
 from roboshop.gateway.metrics import GatewayMetrics
-from roboshop.gateway.routing import IDEMPOTENT_METHODS, Router
-from roboshop.kit.discovery import Discovery, Instance
+from roboshop.gateway.routing import IDEMPOTENT_METHODS
+from roboshop.kit.breaker import CircuitBreaker
+from roboshop.kit.discovery import Instance
 from roboshop.kit.errors import PeerUnavailable
 
 log = logging.getLogger("roboshop.gateway")
@@ -43,8 +52,15 @@ _REPLACED_UP: Final = frozenset(
         b"x-request-id",
         b"expect",
         b"x-roboshop-internal-token",
+        b"x-roboshop-deadline-ms",
+        b"x-roboshop-user",
     }
 )
+# The time left of the request's deadline when it is sent up, so a service can give up when nobody waits.
+DEADLINE_HEADER: Final = "X-RoboShop-Deadline-Ms"
+RETRY_AFTER: Final = b"retry-after"
+# Answers that say the instance (or what is behind it) failed, not the request: outliers and breakers count them.
+_GATEWAY_FAILURES: Final = frozenset({502, 503, 504})
 # The gateway's server adds its own Date, and the gateway its own X-Request-ID.
 _REPLACED_DOWN: Final = frozenset({b"date", b"x-request-id"})
 # The gateway sets these itself: aiohttp must not invent a User-Agent, Accept, Accept-Encoding or Content-Type.
@@ -105,6 +121,9 @@ class UpstreamRequest:
         if host is not None:
             headers.append(("X-Forwarded-Host", host.decode("latin-1")))
         headers.append(("X-Request-ID", ex.request_id))
+        if ex.user is not None:
+            # Only the gateway says who the caller is (services log it); a client's own claim was dropped above.
+            headers.append(("X-RoboShop-User", ex.user))
         self.headers = headers
 
 
@@ -184,65 +203,96 @@ class Proxy:
     def __init__(
         self,
         session: aiohttp.ClientSession,
-        discovery: Discovery,
-        router: Router,
+        balancer: Balancer,
         metrics: GatewayMetrics,
         *,
         max_body_bytes: int,
         connect_timeout_s: float,
+        attempts: int = 2,
+        budget: RetryBudget | None = None,
+        backoff_s: float = 0.01,
+        faults: Faults | None = None,
     ) -> None:
         self._session = session
-        self._discovery = discovery
+        self._balancer = balancer
+        self._discovery = balancer.discovery
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
-        self._timeouts = {
-            name: aiohttp.ClientTimeout(total=service.timeout_s, connect=connect_timeout_s)
-            for name, service in router.services.items()
-        }
+        self._connect_timeout_s = connect_timeout_s
+        self._attempts = attempts
+        self._budget = budget or RetryBudget()
+        self._backoff_s = backoff_s
+        self._faults = faults or Faults()
 
     async def __call__(self, ex: Exchange) -> None:
         route = ex.route
         assert route is not None, "the proxy serves matched routes only"
+        service = route.service
+        balancer = self._balancer.services[service]
+        breaker = balancer.breaker
+        if not breaker.allow():
+            wait = str(max(1, math.ceil(breaker.retry_after_s()))).encode()
+            await ex.problem(
+                503, f"{service} is failing: the gateway stopped calling it for now", [(RETRY_AFTER, wait)]
+            )
+            return
+        fault = self._faults.get(service)
+        if fault is not None and await self._injected(ex, breaker, fault):
+            return
         request = UpstreamRequest(ex)
         if not await self._read_body(ex, request):
             return
         query: bytes = ex.scope.get("query_string", b"")
         target = ex.rest + "?" + query.decode("latin-1") if query else ex.rest
-        service = route.service
-        timeout = self._timeouts[service]
+        deadline = ex.started + route.timeout_s
         # A streamed body cannot be sent twice; bytes can.
-        attempts = 2 if ex.method in IDEMPOTENT_METHODS and request.streamed is None else 1
+        attempts = self._attempts if ex.method in IDEMPOTENT_METHODS and request.streamed is None else 1
+        self._budget.deposit()
+        tried: list[Instance] = []
         failure = ""
-        for attempt in range(1, attempts + 1):
+        while True:
             try:
-                instance = await self._discovery.pick(service)
+                instance = await self._balancer.pick(service, tried)
             except PeerUnavailable as exc:
                 if failure:  # after a failed attempt, that failure says more than "no other instance"
-                    await ex.problem(502, failure)
+                    await self._failed(ex, breaker, 502, failure)
                 else:
                     await ex.problem(503, str(exc))
                 return
+            if instance is None:
+                await ex.problem(503, f"no instance of service '{service}'")
+                return
+            tried.append(instance)
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                await self._failed(ex, breaker, 504, f"{service} did not answer {ex.method} {route.template} in time")
+                return
+            headers = [*request.headers, (DEADLINE_HEADER, str(max(1, int(remaining * 1000))))]
+            timeout = aiohttp.ClientTimeout(total=remaining, connect=min(self._connect_timeout_s, remaining))
+            state = balancer.begin(instance)
             sent = time.perf_counter()
             try:
                 response = await self._session.request(
                     ex.method,
                     URL(instance.url + target, encoded=True),
-                    headers=request.headers,
+                    headers=headers,
                     data=request.body,
                     timeout=timeout,
                     allow_redirects=False,
                 )
             except TimeoutError as exc:
+                balancer.end(instance, state, ok=False)
                 self._metrics.observe_upstream(service, "timeout", time.perf_counter() - sent)
+                # A connect timeout sent nothing: as safe to retry elsewhere as a refused connection.
                 if isinstance(exc, aiohttp.ConnectionTimeoutError):
-                    # Nothing was sent: as safe to retry elsewhere as a refused connection.
                     self._discovery.report_failure(instance)
-                    if attempt < attempts:
+                    if await self._may_retry(len(tried), attempts, deadline):
                         continue
                 _warn(ex, "upstream timed out", instance)
-                await ex.problem(504, f"{service} did not answer {ex.method} {route.template} in time")
+                await self._failed(ex, breaker, 504, f"{service} did not answer {ex.method} {route.template} in time")
                 return
             except aiohttp.ClientError as exc:
+                balancer.end(instance, state, ok=False)
                 self._metrics.observe_upstream(service, "error", time.perf_counter() - sent)
                 streamed = request.streamed
                 if streamed is not None and streamed.client_gone:
@@ -253,19 +303,56 @@ class Proxy:
                 if not isinstance(exc, aiohttp.ClientConnectionError):
                     _warn(ex, "upstream answered badly", instance, exc)
                     detail = f"{service} answered {ex.method} {route.template} with an invalid response"
-                    await ex.problem(502, detail)
+                    await self._failed(ex, breaker, 502, detail)
                     return
                 self._discovery.report_failure(instance)
-                _warn(ex, "upstream connection failed", instance, exc, attempt=attempt)
+                _warn(ex, "upstream connection failed", instance, exc, attempt=len(tried))
                 failure = f"could not reach {service} for {ex.method} {route.template}"
-                if attempt < attempts:
+                if await self._may_retry(len(tried), attempts, deadline):
                     continue
-                await ex.problem(502, failure)
+                await self._failed(ex, breaker, 502, failure)
                 return
-            self._metrics.observe_upstream(service, response.status, time.perf_counter() - sent)
+            status = response.status
+            self._metrics.observe_upstream(service, status, time.perf_counter() - sent)
             ex.upstream = instance.id
-            await self._relay(ex, response)
+            ok = status not in _GATEWAY_FAILURES
+            try:
+                await self._relay(ex, response)
+            finally:
+                balancer.end(instance, state, ok=ok)
+            if ok:
+                breaker.record_success()
+            else:
+                breaker.record_failure()
             return
+
+    @staticmethod
+    async def _injected(ex: Exchange, breaker: CircuitBreaker, fault: Fault) -> bool:
+        """Apply an injected fault; True when it answered the request itself."""
+        if fault.latency_ms:
+            await asyncio.sleep(fault.latency_ms / 1000)
+        if fault.error_rate and random.random() < fault.error_rate:  # noqa: S311 - a drill, not a secret
+            breaker.record_failure()
+            await ex.problem(503, "an injected fault (admin API) failed this request")
+            return True
+        return False
+
+    async def _may_retry(self, tried: int, attempts: int, deadline: float) -> bool:
+        """Another attempt is allowed, budgeted, and fits in the deadline after its jittered backoff."""
+        if tried >= attempts or not self._budget.withdraw():
+            return False
+        self._metrics.retries.inc()
+        pause = random.uniform(0, self._backoff_s * 2 ** (tried - 1))  # noqa: S311 - jitter, not a secret
+        if time.perf_counter() + pause >= deadline:
+            return False
+        if pause:
+            await asyncio.sleep(pause)
+        return True
+
+    @staticmethod
+    async def _failed(ex: Exchange, breaker: CircuitBreaker, status: int, detail: str) -> None:
+        breaker.record_failure()
+        await ex.problem(status, detail)
 
     async def _read_body(self, ex: Exchange, request: UpstreamRequest) -> bool:
         """Set ``request.body``: bytes when it arrived whole, else a stream. False when already answered."""
@@ -273,7 +360,8 @@ class Proxy:
         if declared is not None and not declared.isdigit():
             await ex.problem(400, "Content-Length is not a number", [(b"connection", b"close")])
             return False
-        if declared is not None and int(declared) > self._max_body_bytes:
+        limit = self._body_limit(ex)
+        if declared is not None and int(declared) > limit:
             await self._too_large(ex)
             return False
         if not request.chunked and (declared is None or declared == b"0"):
@@ -282,11 +370,11 @@ class Proxy:
         if message["type"] == "http.disconnect":
             return False
         first: bytes = message.get("body", b"")
-        if len(first) > self._max_body_bytes:
+        if len(first) > limit:
             await self._too_large(ex)
             return False
         if message.get("more_body", False):
-            request.streamed = StreamedBody(ex, first, self._max_body_bytes)
+            request.streamed = StreamedBody(ex, first, limit)
             request.body = request.streamed.chunks()
         else:
             request.body = first
@@ -319,7 +407,11 @@ class Proxy:
     async def _too_large(self, ex: Exchange) -> None:
         # The connection stays open: the server discards the rest of the body once the response is complete.
         # Closing it with unread data in flight would reset it, and the client would lose this answer.
-        await ex.problem(413, f"request body is larger than the limit of {self._max_body_bytes} bytes")
+        await ex.problem(413, f"request body is larger than the limit of {self._body_limit(ex)} bytes")
+
+    def _body_limit(self, ex: Exchange) -> int:
+        route = ex.route
+        return route.max_body_bytes if route is not None and route.max_body_bytes else self._max_body_bytes
 
 
 def _error(exc: BaseException) -> str:

@@ -11,6 +11,11 @@ different path than the one the table made public.
 Each entry says who may call it: ``auth: public`` (the default) anyone, ``auth: session`` only a caller with
 a valid session, and ``owns: [param, ...]`` only a session that owns the identity each of those path
 parameters names (a cart id, a user name). The session policy (:mod:`roboshop.gateway.auth`) enforces it.
+``auth: api_key`` admits only a known consumer (``X-API-Key``, see :mod:`roboshop.gateway.consumers`).
+
+Rate limits (:mod:`roboshop.gateway.ratelimit`) are written in the ``limits`` notation (``"10/minute"``,
+``"100 per 2 seconds"``, several separated by ``;``): ``rate_limit`` on a route limits each caller on that
+route; ``consumers.<name>.rate_limit`` replaces the anonymous per-address limit for that consumer.
 """
 
 from __future__ import annotations
@@ -23,15 +28,20 @@ from typing import Any, Final, Literal
 from urllib.parse import unquote
 
 import yaml
+from limits import RateLimitItem, parse_many
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 API_PREFIX = "/api/"
 # Canonical order for the Allow header.
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-Auth = Literal["public", "session"]
+Auth = Literal["public", "session", "api_key"]
 PUBLIC: Final = "public"
 SESSION: Final = "session"
+API_KEY: Final = "api_key"
+Balance = Literal["round_robin", "least_outstanding"]
+ROUND_ROBIN: Final = "round_robin"
+LEAST_OUTSTANDING: Final = "least_outstanding"
 
 _SERVICE_NAME = re.compile(r"[a-z][a-z0-9-]*")
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -43,6 +53,42 @@ class RouteTableError(ValueError):
     """The route table file cannot be read or is invalid; the message says where."""
 
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+class CorsEntry(BaseModel):
+    """Cross-origin access to a route from the listed origins (``*``: any, never with credentials)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    origins: list[str] = Field(min_length=1)
+    headers: list[str] = Field(default_factory=list, description="request headers a caller may send")
+    credentials: bool = False
+    max_age_s: int = Field(default=600, ge=0, le=86_400)
+
+    @field_validator("origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?", origin):
+                raise ValueError(f"{origin!r} is not an origin like https://shop.example.com or '*'")
+        return origins
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not _TOKEN.fullmatch(name):
+                raise ValueError(f"{name!r} is not a header name")
+        return names
+
+    @model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> CorsEntry:
+        if self.credentials and "*" in self.origins:
+            raise ValueError("credentials cannot be allowed for any origin ('*'): list the origins")
+        return self
+
+
 class RouteEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -50,6 +96,25 @@ class RouteEntry(BaseModel):
     path: str
     auth: Auth = PUBLIC
     owns: list[str] = Field(default_factory=list)
+    rate_limit: str | None = None
+    max_body_bytes: int | None = Field(default=None, gt=0, description="instead of the gateway's max_body_bytes")
+    cors: CorsEntry | None = None
+    response_headers: dict[str, str] = Field(default_factory=dict, description="added to every response")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _valid_rate_limit(cls, value: str | None) -> str | None:
+        return None if value is None else valid_rate_limit(value)
+
+    @field_validator("response_headers")
+    @classmethod
+    def _valid_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not _TOKEN.fullmatch(name):
+                raise ValueError(f"{name!r} is not a header name")
+            if any(char in value for char in "\r\n\x00") or not value.isascii():
+                raise ValueError(f"the value of {name} must be ASCII without line breaks or NUL")
+        return headers
 
     @field_validator("methods")
     @classmethod
@@ -106,6 +171,7 @@ class ServiceEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     timeout_s: float | None = Field(default=None, gt=0)
+    balance: Balance = ROUND_ROBIN
     routes: list[RouteEntry] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -120,10 +186,54 @@ class ServiceEntry(BaseModel):
         return self
 
 
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+class ConsumerEntry(BaseModel):
+    """A known API client: its key is stored only as the SHA-256 of the key (lower-case hex)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key_sha256: str
+    rate_limit: str | None = None
+
+    @field_validator("key_sha256", mode="before")
+    @classmethod
+    def _quoted(cls, value: object) -> object:
+        if isinstance(value, int | float):  # YAML reads an unquoted digest of digits (and one 'e') as a number
+            raise ValueError("quote the digest: YAML read it as a number")
+        return value
+
+    @field_validator("key_sha256")
+    @classmethod
+    def _hex_digest(cls, value: str) -> str:
+        if not _SHA256_HEX.fullmatch(value):
+            raise ValueError("must be the SHA-256 of the key as 64 lower-case hex digits (never the key itself)")
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _valid_rate_limit(cls, value: str | None) -> str | None:
+        return None if value is None else valid_rate_limit(value)
+
+
 class RouteTable(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     services: dict[str, ServiceEntry] = Field(min_length=1)
+    consumers: dict[str, ConsumerEntry] = Field(default_factory=dict)
+
+    @field_validator("consumers")
+    @classmethod
+    def _distinct_keys(cls, consumers: dict[str, ConsumerEntry]) -> dict[str, ConsumerEntry]:
+        seen: dict[str, str] = {}
+        for name, entry in consumers.items():
+            if not _SERVICE_NAME.fullmatch(name):
+                raise ValueError(f"consumer name {name!r} must be lower-case letters, digits and '-'")
+            if entry.key_sha256 in seen:
+                raise ValueError(f"consumers {seen[entry.key_sha256]!r} and {name!r} have the same key")
+            seen[entry.key_sha256] = name
+        return consumers
 
     @field_validator("services")
     @classmethod
@@ -132,6 +242,20 @@ class RouteTable(BaseModel):
             if not _SERVICE_NAME.fullmatch(name):
                 raise ValueError(f"service name {name!r} must be lower-case letters, digits and '-'")
         return services
+
+
+def parse_rate_limit(value: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(value))
+
+
+def valid_rate_limit(value: str) -> str:
+    try:
+        items = parse_rate_limit(value)
+    except ValueError:
+        items = ()
+    if not items or any(item.amount < 1 for item in items):
+        raise ValueError(f"{value!r} is not a rate limit such as '10/minute' or '100 per 2 seconds; 1000/hour'")
+    return value
 
 
 def _shape(path: str) -> str:
@@ -194,6 +318,10 @@ class Route:
     _params: tuple[tuple[int, str], ...] = field(default=(), repr=False)
     auth: Auth = PUBLIC
     owns: tuple[str, ...] = ()  # the parameters whose identities the caller's session must own
+    rate_limit: str | None = None  # per caller on this route, in the ``limits`` notation
+    max_body_bytes: int | None = None
+    cors: CorsEntry | None = None
+    response_headers: tuple[tuple[bytes, bytes], ...] = ()
     _owned_at: tuple[tuple[int, str], ...] = field(default=(), repr=False)  # (segment index, param) of owns
 
     def params(self, rest: str) -> dict[str, str]:
@@ -222,14 +350,14 @@ class _Template:
     def matches(self, segments: list[str]) -> bool:
         for expected, actual in zip(self.segments, segments, strict=True):
             if expected is None:
-                if not _param_ok(actual):
+                if not param_ok(actual):
                     return False
             elif expected != actual:
                 return False
         return True
 
 
-def _param_ok(segment: str) -> bool:
+def param_ok(segment: str) -> bool:
     if not segment or segment == "." or segment == "..":
         return False
     if "%" not in segment:
@@ -244,9 +372,10 @@ def _allow(methods: Iterable[str], label: str) -> MethodNotAllowed:
 
 
 class ServiceRoutes:
-    def __init__(self, name: str, timeout_s: float, routes: list[Route]) -> None:
+    def __init__(self, name: str, timeout_s: float, routes: list[Route], balance: Balance = ROUND_ROBIN) -> None:
         self.name = name
         self.timeout_s = timeout_s
+        self.balance = balance
         self.routes = routes
         by_shape: dict[str, list[Route]] = {}
         for route in routes:
@@ -296,9 +425,17 @@ class ServiceRoutes:
         return not_allowed
 
 
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    name: str
+    key_sha256: str
+    rate_limit: str | None = None
+
+
 class Router:
-    def __init__(self, services: dict[str, ServiceRoutes]) -> None:
+    def __init__(self, services: dict[str, ServiceRoutes], consumers: tuple[Consumer, ...] = ()) -> None:
         self.services = services
+        self.consumers = consumers
 
     @property
     def routes(self) -> list[Route]:
@@ -321,8 +458,9 @@ def compile_routes(table: RouteTable, *, default_timeout_s: float) -> Router:
     for name, entry in table.services.items():
         timeout_s = entry.timeout_s or default_timeout_s
         routes = [_compile(name, item, timeout_s) for item in entry.routes]
-        services[name] = ServiceRoutes(name, timeout_s, routes)
-    return Router(services)
+        services[name] = ServiceRoutes(name, timeout_s, routes, entry.balance)
+    consumers = tuple(Consumer(name, entry.key_sha256, entry.rate_limit) for name, entry in table.consumers.items())
+    return Router(services, consumers)
 
 
 def _compile(service: str, item: RouteEntry, timeout_s: float) -> Route:
@@ -341,5 +479,11 @@ def _compile(service: str, item: RouteEntry, timeout_s: float) -> Route:
         _params=params,
         auth=item.auth,
         owns=tuple(item.owns),
+        rate_limit=item.rate_limit,
+        max_body_bytes=item.max_body_bytes,
+        cors=item.cors,
+        response_headers=tuple(
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in item.response_headers.items()
+        ),
         _owned_at=tuple((position[name], name) for name in item.owns),
     )

@@ -131,7 +131,11 @@ def test_a_route_without_methods_is_named_by_service_index_and_path() -> None:
         ({"methods": ["GET"], "path": "/cart/{id}/{id}"}, "path", "used twice"),
         ({"methods": ["GET"], "path": "/a/../admin"}, "path", "'..'"),
         ({"methods": ["GET"], "path": "/search/a%20b"}, "path", "'a%20b'"),
-        ({"methods": ["GET"], "path": "/products", "auth": "none"}, "auth", "Input should be 'public' or 'session'"),
+        (
+            {"methods": ["GET"], "path": "/products", "auth": "none"},
+            "auth",
+            "Input should be 'public', 'session' or 'api_key'",
+        ),
         (
             {"methods": ["GET"], "path": "/cart/{id}", "auth": "session", "owns": ["cart"]},
             "owns",
