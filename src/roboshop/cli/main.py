@@ -34,6 +34,11 @@ def up(
     host: Annotated[str, typer.Option(help="Loopback address every process binds to.")] = "127.0.0.1",
     raw_logs: Annotated[bool, typer.Option(help="Print the services' JSON log lines as they are.")] = False,
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for every service to be ready.")] = 60.0,
+    monitoring: Annotated[
+        bool, typer.Option(help="Also run Prometheus and Alertmanager (when installed), scraping every instance.")
+    ] = False,
+    prometheus_port: Annotated[int, typer.Option(help="Port of Prometheus with --monitoring.")] = 9090,
+    alertmanager_port: Annotated[int, typer.Option(help="Port of Alertmanager with --monitoring.")] = 9093,
 ) -> None:
     """Start the registry, every service and the gateway as local processes; Ctrl-C stops them all."""
     from roboshop.cli.up import run_up
@@ -47,6 +52,9 @@ def up(
             host=host,
             raw_logs=raw_logs,
             ready_timeout_s=ready_timeout,
+            monitoring=monitoring,
+            prometheus_port=prometheus_port,
+            alertmanager_port=alertmanager_port,
         )
     )
 

@@ -15,9 +15,10 @@ from rich.table import Table
 
 from roboshop.cli.local import LocalPlan, parse_replicas
 from roboshop.cli.logview import LogView
+from roboshop.cli.monitoring import INSTALL_HINT, MonitoringPlan
 from roboshop.cli.registry_view import InstanceView, RegistryUnreachable, fetch_instances
 from roboshop.cli.state import clear_state, write_state
-from roboshop.cli.supervisor import Supervisor
+from roboshop.cli.supervisor import ProcessSpec, Supervisor
 
 STOP_TIMEOUT_S = 10.0
 
@@ -31,6 +32,9 @@ def run_up(
     host: str,
     raw_logs: bool,
     ready_timeout_s: float,
+    monitoring: bool = False,
+    prometheus_port: int = 9090,
+    alertmanager_port: int = 9093,
 ) -> int:
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
@@ -46,7 +50,25 @@ def run_up(
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     plan = LocalPlan(host, port, registry_port, data_dir, replicas)
-    return asyncio.run(_run(plan, console, errors, raw_logs, ready_timeout_s))
+    extra: list[ProcessSpec] = []
+    if monitoring:
+        watch = MonitoringPlan(
+            data_dir, plan.registry_url, f"{host}:{registry_port}", prometheus_port, alertmanager_port, host
+        )
+        missing = watch.missing()
+        if missing:
+            errors.print(
+                f"[yellow]--monitoring: {', '.join(missing)} not found; starting without monitoring.[/yellow] "
+                f"To get them: {INSTALL_HINT}."
+            )
+        else:
+            for name, value in (("--prometheus-port", prometheus_port), ("--alertmanager-port", alertmanager_port)):
+                if not _port_free(host, value):
+                    errors.print(f"[red]error:[/red] {host}:{value} is already in use; choose another with {name}")
+                    return 2
+            extra = watch.processes(dict(os.environ))
+            console.print(f"Monitoring: Prometheus {watch.prometheus_url}, Alertmanager {watch.alertmanager_url}")
+    return asyncio.run(_run(plan, console, errors, raw_logs, ready_timeout_s, extra))
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -59,7 +81,14 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-async def _run(plan: LocalPlan, console: Console, errors: Console, raw_logs: bool, ready_timeout_s: float) -> int:
+async def _run(
+    plan: LocalPlan,
+    console: Console,
+    errors: Console,
+    raw_logs: bool,
+    ready_timeout_s: float,
+    extra: list[ProcessSpec] | None = None,
+) -> int:
     started = time.monotonic()
     view = LogView(raw=raw_logs)
     supervisor: Supervisor
@@ -84,7 +113,7 @@ async def _run(plan: LocalPlan, console: Console, errors: Console, raw_logs: boo
             },
         )
 
-    supervisor = Supervisor(plan.processes(), view, save_state)
+    supervisor = Supervisor([*plan.processes(), *(extra or [])], view, save_state)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
