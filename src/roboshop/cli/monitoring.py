@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -55,10 +56,10 @@ class MonitoringPlan:
             found.append(f"the monitoring configuration in {monitoring_dir()}")
         return found
 
-    def prometheus_config(self) -> dict[str, object]:
+    def prometheus_config(self) -> dict[str, Any]:
         """The shipped local configuration, pointed at this run's registry, rules and Alertmanager."""
         source = monitoring_dir() / "prometheus"
-        config = yaml.safe_load((source / "prometheus-local.yml").read_text())
+        config: dict[str, Any] = yaml.safe_load((source / "prometheus-local.yml").read_text())
         config["rule_files"] = [str(source / pattern) for pattern in config.get("rule_files", [])]
         config["alerting"] = {
             "alertmanagers": [{"static_configs": [{"targets": [f"{self.host}:{self.alertmanager_port}"]}]}]

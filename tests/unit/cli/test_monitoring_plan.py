@@ -15,17 +15,17 @@ def plan(tmp_path: Path) -> MonitoringPlan:
 
 def test_prometheus_discovers_instances_through_this_runs_registry(tmp_path: Path) -> None:
     config = plan(tmp_path).prometheus_config()
-    roboshop = next(job for job in config["scrape_configs"] if job["job_name"] == "roboshop")  # type: ignore[index]
+    roboshop = next(job for job in config["scrape_configs"] if job["job_name"] == "roboshop")
     assert roboshop["http_sd_configs"][0]["url"] == "http://127.0.0.1:18500/v1/sd/prometheus"
     assert roboshop["static_configs"][0]["targets"] == ["127.0.0.1:18500"]
-    alerting = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]  # type: ignore[index]
+    alerting = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     assert alerting == ["127.0.0.1:19093"]
 
 
 def test_rule_files_point_at_the_shipped_rules(tmp_path: Path) -> None:
     rules = plan(tmp_path).prometheus_config()["rule_files"]
     assert rules
-    assert all(str(monitoring_dir() / "prometheus" / "rules") in pattern for pattern in rules)  # type: ignore[union-attr]
+    assert all(str(monitoring_dir() / "prometheus" / "rules") in pattern for pattern in rules)
 
 
 def test_processes_bind_loopback_and_keep_their_data_in_the_data_dir(tmp_path: Path) -> None:
