@@ -44,6 +44,7 @@ format: install-dev
 bench: install-dev                   ## benchmarks; results in bench/out/*.json
 	$(BIN)/python -m bench.foundation
 	$(BIN)/python -m bench.telemetry
+	$(BIN)/python -m bench.gateway
 
 clean:
 	rm -rf $(VENV) .roboshop bench/out .pytest_cache .mypy_cache .ruff_cache
