@@ -161,16 +161,19 @@ def test_a_traceparent_sent_through_the_gateway_becomes_one_trace_across_ratings
     rated = httpx.put(f"{traced.shop.gateway}/api/ratings/api/rate/Watson/4", headers={"traceparent": traceparent})
     assert rated.status_code == 200, rated.text
 
-    def both_services_reported() -> bool:
+    def three_services_reported() -> bool:
         services = {span.service for span in traced.receiver.of_trace(trace_id) if span.kind == 2}
-        return {"ratings", "catalogue"} <= services
+        return {"gateway", "ratings", "catalogue"} <= services
 
-    wait_until(both_services_reported, SPAN_DEADLINE_S, "server spans of ratings and catalogue")
+    wait_until(three_services_reported, SPAN_DEADLINE_S, "server spans of the gateway, ratings and catalogue")
     spans = traced.receiver.of_trace(trace_id)
     server_kind, client_kind = 2, 3
+    (edge,) = [s for s in spans if s.service == "gateway" and s.kind == server_kind]
+    assert edge.name == "PUT /api/ratings/api/rate/{sku}/{score}"
+    assert edge.parent_span_id == caller_span, "the gateway continued the caller's trace"
     (rate,) = [s for s in spans if s.service == "ratings" and s.kind == server_kind]
     assert rate.name == "PUT /api/rate/{sku}/{score}"
-    assert rate.parent_span_id == caller_span, "the gateway passed the caller's traceparent on unchanged"
+    assert rate.parent_span_id == edge.span_id
     (peer_call,) = [s for s in spans if s.service == "ratings" and s.kind == client_kind and s.name == "GET catalogue"]
     assert peer_call.parent_span_id == rate.span_id
     (product,) = [s for s in spans if s.service == "catalogue" and s.kind == server_kind]

@@ -16,11 +16,14 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import Token
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import aiohttp
 import orjson
+from opentelemetry import context as otel_context
+from opentelemetry.trace import Span, Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import Receive, Scope, Send
 
@@ -47,7 +50,9 @@ from roboshop.gateway.routing import (
 )
 from roboshop.gateway.settings import GatewaySettings
 from roboshop.gateway.storefront import Storefront
+from roboshop.kit import tracing
 from roboshop.kit.discovery import Discovery, build_discovery
+from roboshop.kit.tracing import Telemetry
 
 log = logging.getLogger("roboshop.gateway")
 access_log = logging.getLogger("roboshop.access")
@@ -81,6 +86,9 @@ class Gateway:
         self.storefront = storefront
         self.policies = tuple(policies)
         self.metrics = GatewayMetrics()
+        self.telemetry = Telemetry(settings, self.metrics.registry)
+        self._tracer: Tracer | None = self.telemetry.tracer if self.telemetry.enabled else None
+        self._trace_fields = tracing.trace_header_names()
         self.faults = Faults()
         self.session: aiohttp.ClientSession | None = None
         self.discovery: Discovery | None = None
@@ -109,6 +117,7 @@ class Gateway:
 
     async def start(self) -> None:
         settings = self.settings
+        self.telemetry.start()
         admin_key = settings.admin_key.get_secret_value() if settings.admin_key else ""
         if settings.admin_enabled and not admin_key:
             raise ValueError("the admin listener needs ROBOSHOP_GATEWAY_ADMIN_KEY; refusing to start it without one")
@@ -219,6 +228,8 @@ class Gateway:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.close()
+                # Flushing spans may wait on a collector: not on the event loop.
+                await asyncio.to_thread(self.telemetry.shutdown)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -241,8 +252,10 @@ class Gateway:
         if operational is not None:
             await operational(ex)
             return
+        is_api = path.startswith(API_PREFIX) or path == API_PREFIX[:-1]
+        span, span_token = self._start_span(scope) if is_api else (None, None)
         try:
-            if path.startswith(API_PREFIX) or path == API_PREFIX[:-1]:
+            if is_api:
                 await self._api(ex, path)
             else:
                 await self.storefront(ex)
@@ -250,7 +263,20 @@ class Gateway:
             log.exception("request failed", extra={"path": path, "request_id": ex.request_id})
             await ex.problem(500, "an unexpected error occurred; see the gateway log")
         finally:
+            if span is not None:
+                tracing.describe_server_span(span, ex.method, ex.label, ex.status or 499)
             self._observe(ex, path)
+            if span is not None:
+                tracing.end_server_span(span, span_token)
+
+    def _start_span(self, scope: Scope) -> tuple[Span | None, Token[otel_context.Context] | None]:
+        """The gateway's server span: the root of a request's trace, or a child of the caller's traceparent."""
+        if self._tracer is None:
+            return None, None
+        carrier = {
+            name.decode(): value.decode("latin-1") for name, value in scope["headers"] if name in self._trace_fields
+        }
+        return tracing.start_server_span(self._tracer, scope["method"], scope["path"], carrier)
 
     async def _api(self, ex: Exchange, path: str) -> None:
         raw: bytes | None = ex.scope.get("raw_path")

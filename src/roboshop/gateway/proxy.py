@@ -33,6 +33,7 @@ from roboshop.gateway.exchange import Exchange
 from roboshop.gateway.faults import Fault, Faults
 from roboshop.gateway.metrics import GatewayMetrics
 from roboshop.gateway.routing import IDEMPOTENT_METHODS
+from roboshop.kit import tracing
 from roboshop.kit.breaker import CircuitBreaker
 from roboshop.kit.discovery import Instance
 from roboshop.kit.errors import PeerUnavailable
@@ -54,8 +55,11 @@ _REPLACED_UP: Final = frozenset(
         b"x-roboshop-internal-token",
         b"x-roboshop-deadline-ms",
         b"x-roboshop-user",
+        b"traceparent",
+        b"tracestate",
     }
 )
+_TRACE_HEADERS: Final = frozenset({b"traceparent", b"tracestate"})
 # The time left of the request's deadline when it is sent up, so a service can give up when nobody waits.
 DEADLINE_HEADER: Final = "X-RoboShop-Deadline-Ms"
 RETRY_AFTER: Final = b"retry-after"
@@ -89,6 +93,7 @@ class UpstreamRequest:
         connection: bytes | None = None
         forwarded_for: bytes | None = None
         host: bytes | None = None
+        trace_headers: list[tuple[str, str]] = []  # passed on as they came only when the gateway does not trace
         self.content_length: bytes | None = None
         self.chunked = False
         for name, value in scope["headers"]:
@@ -99,7 +104,9 @@ class UpstreamRequest:
                     self.chunked = True
                 continue
             if name in _REPLACED_UP:
-                if name == b"host":
+                if name in _TRACE_HEADERS:
+                    trace_headers.append((name.decode("latin-1"), value.decode("latin-1")))
+                elif name == b"host":
                     host = value
                 elif name == b"x-forwarded-for":
                     forwarded_for = value if forwarded_for is None else forwarded_for + b", " + value
@@ -124,6 +131,13 @@ class UpstreamRequest:
         if ex.user is not None:
             # Only the gateway says who the caller is (services log it); a client's own claim was dropped above.
             headers.append(("X-RoboShop-User", ex.user))
+        # The upstream's parent is the gateway's span (itself a child of the caller's traceparent, if any).
+        carrier: dict[str, str] = {}
+        tracing.inject(carrier)
+        if carrier:
+            headers.extend(carrier.items())
+        elif trace_headers:
+            headers.extend(trace_headers)
         self.headers = headers
 
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import orjson
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from roboshop.kit import context
+from roboshop.kit import context, tracing
 from roboshop.kit.metrics import HttpMetrics
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -59,7 +59,7 @@ class ServiceMiddleware:
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.tracer = tracer
-        self._trace_fields = {name.encode() for name in propagate.get_global_textmap().fields}
+        self._trace_fields = tracing.trace_header_names()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,7 +121,7 @@ class ServiceMiddleware:
             elapsed = time.perf_counter() - started
             route = route_template(scope)
             if span is not None:
-                _finish_span(span, scope["method"], route, status)
+                tracing.describe_server_span(span, scope["method"], route, status)
             if route not in ("/metrics", "/health", "/ready"):
                 self.metrics.observe(route, scope["method"], status, elapsed)
                 access_log.info(
@@ -136,43 +136,20 @@ class ServiceMiddleware:
                     },
                 )
             if span is not None:
-                span.end()
-            if span_token is not None:
-                otel_context.detach(span_token)
+                tracing.end_server_span(span, span_token)
             for var, token in zip((context.request_id, context.correlation_id, context.user), tokens, strict=True):
                 var.reset(token)
 
     def _start_span(
         self, scope: Scope, headers: dict[bytes, bytes]
     ) -> tuple[trace.Span | None, Token[otel_context.Context] | None]:
-        """A server span continuing the caller's W3C trace context, made current for the request."""
         # Probes and scrapes arrive every few seconds from the registry and Prometheus: traces of them are noise.
         if self.tracer is None or scope["path"] in _UNTRACED_PATHS:
             return None, None
         carrier = {
             name.decode(): value.decode("latin-1") for name, value in headers.items() if name in self._trace_fields
         }
-        parent = propagate.extract(carrier) if carrier else None
-        span = self.tracer.start_span(
-            scope["method"],
-            context=parent,
-            kind=SpanKind.SERVER,
-            # Few attributes: the SDK validates each one, and this runs on every request.
-            attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
-        )
-        if not span.get_span_context().is_valid:
-            return None, None
-        return span, otel_context.attach(trace.set_span_in_context(span, parent))
-
-
-def _finish_span(span: trace.Span, method: str, route: str, status: int) -> None:
-    # Named by route template, like the metrics: a raw path would make every product its own operation.
-    if route != "<unmatched>":
-        span.update_name(f"{method} {route}")
-        span.set_attribute("http.route", route)
-    span.set_attribute("http.response.status_code", status)
-    if status >= 500:
-        span.set_status(Status(StatusCode.ERROR))
+        return tracing.start_server_span(self.tracer, scope["method"], scope["path"], carrier)
 
 
 class _BodyTooLarge(HTTPException):

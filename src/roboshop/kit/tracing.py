@@ -25,7 +25,7 @@ import os
 import socket
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -233,3 +233,41 @@ def current_ids() -> tuple[str, str] | None:
     if not span_context.is_valid:
         return None
     return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
+
+
+def trace_header_names() -> frozenset[bytes]:
+    """The header names the W3C propagator reads (``traceparent``, ``tracestate``), as ASGI gives them."""
+    return frozenset(name.encode() for name in propagate.get_global_textmap().fields)
+
+
+def start_server_span(
+    tracer: Tracer, method: str, path: str, carrier: Mapping[str, str]
+) -> tuple[Span | None, Token[otel_context.Context] | None]:
+    """A server span continuing the caller's W3C trace context (``carrier``), made current for the request."""
+    parent = propagate.extract(carrier) if carrier else None
+    span = tracer.start_span(
+        method,
+        context=parent,
+        kind=SpanKind.SERVER,
+        # Few attributes: the SDK validates each one, and this runs on every request.
+        attributes={"http.request.method": method, "url.path": path},
+    )
+    if not span.get_span_context().is_valid:
+        return None, None
+    return span, otel_context.attach(trace.set_span_in_context(span, parent))
+
+
+def describe_server_span(span: Span, method: str, route: str, status: int) -> None:
+    """Name the span by route template (like the metrics: a raw path would make every product an operation)."""
+    if route != "<unmatched>":
+        span.update_name(f"{method} {route}")
+        span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
+
+
+def end_server_span(span: Span, token: Token[otel_context.Context] | None) -> None:
+    span.end()
+    if token is not None:
+        otel_context.detach(token)
