@@ -203,8 +203,10 @@ async def update(cart_id: CartId, sku: str, qty: str, store: Store) -> Response:
 async def shipping(cart_id: CartId, request: Request, store: Store, _: InternalCaller) -> Response:
     """Add or replace the cart's shipping line (the shipping service's ``/confirm`` calls this)."""
     _check_id("cart id", cart_id)
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     try:
-        document = orjson.loads(await request.body())
+        # Like Robot Shop's JSON body parser: a body that does not say it is JSON is no shipping data.
+        document = orjson.loads(await request.body()) if media_type == "application/json" else None
     except orjson.JSONDecodeError:
         document = None
     with _cart_rules():

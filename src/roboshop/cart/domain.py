@@ -106,6 +106,8 @@ class Shipping:
         ):
             raise InvalidShipping("shipping data missing")
         cost, location = document["cost"], document["location"]
+        if not _is_number(document["distance"]):
+            raise InvalidShipping("shipping distance must be a number")
         if not _is_number(cost) or not 0 <= cost <= MAX_SHIPPING_COST:
             raise InvalidShipping(f"shipping cost must be a number from 0 to {MAX_SHIPPING_COST}")
         if not isinstance(location, str):

@@ -80,6 +80,15 @@ class ServiceMiddleware:
                 status = 413 if declared.isdigit() else 400
                 await _send_problem(send, status, _too_large(self.max_body_bytes, declared), request_id)
                 return
+            if declared is None and b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+                # A streamed body's size is known only once it is read: read it (up to the limit) before the app
+                # runs, so that an oversized one is refused even by a route that never reads its body.
+                buffered = await _buffered_body(receive, self.max_body_bytes)
+                if buffered is None:
+                    status = 413
+                    await _send_problem(send, 413, _too_large(self.max_body_bytes, None), request_id)
+                    return
+                receive = _replaying(buffered, receive)
 
             received = 0
 
@@ -150,6 +159,32 @@ class ServiceMiddleware:
             name.decode(): value.decode("latin-1") for name, value in headers.items() if name in self._trace_fields
         }
         return tracing.start_server_span(self.tracer, scope["method"], scope["path"], carrier)
+
+
+async def _buffered_body(receive: Receive, limit: int) -> list[Message] | None:
+    """The request's body messages, up to the end of the body (or a disconnect); ``None`` past ``limit`` bytes."""
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages
+        size += len(message.get("body", b""))
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            return messages
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    """``receive`` that first hands out ``messages`` again."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
 
 
 class _BodyTooLarge(HTTPException):

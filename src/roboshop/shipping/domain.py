@@ -213,7 +213,8 @@ def match_problem(text: str) -> str | None:
 def match_prefix(text: str) -> str | None:
     """The prefix of ``city`` that ``text`` stands for; ``None`` when no city name can start with it."""
     prefix = fold_city_name(text)
-    if not prefix.isascii() or len(prefix) > MAX_CITY_LENGTH:
+    # No city name holds a control character (and PostgreSQL refuses a NUL in a query).
+    if not prefix.isascii() or not prefix.isprintable() or len(prefix) > MAX_CITY_LENGTH:
         return None
     return prefix
 

@@ -29,7 +29,6 @@ from roboshop.user.domain import (
     HISTORY_NOT_FOUND,
     INCORRECT_PASSWORD,
     INSUFFICIENT_DATA,
-    MAX_NAME_LENGTH,
     NAME_EXISTS,
     NAME_NOT_FOUND,
     NOT_SUPPLIED,
@@ -37,6 +36,7 @@ from roboshop.user.domain import (
     User,
     anonymous_id,
     identities_after,
+    may_be_a_name,
     new_object_id,
     new_order,
     registration_problem,
@@ -110,6 +110,12 @@ class UserRef(BaseModel):
     name: str
 
 
+class TextResponse(PlainTextResponse):
+    """Robot Shop's Express sent its text answers as text/html; documented so, too."""
+
+    media_type = "text/html"
+
+
 _FIELDS_BODY = {
     "requestBody": {
         "required": True,
@@ -158,7 +164,7 @@ async def login(request: Request, deps: Deps) -> Response:
     name, password = fields.get("name"), fields.get("password")
     if not _given(name) or not _given(password):
         raise BadRequest(NOT_SUPPLIED, text=True)
-    user = await deps.users.user(name) if len(name) <= MAX_NAME_LENGTH else None
+    user = await deps.users.user(name) if may_be_a_name(name) else None
     # Unknown names are checked against a dummy hash: the same work, so timing does not reveal them.
     matches = await deps.hasher.verify(user.password_hash if user else None, password)
     if user is None:
@@ -177,7 +183,7 @@ async def login(request: Request, deps: Deps) -> Response:
 
 @router.post(
     "/register",
-    response_class=PlainTextResponse,
+    response_class=TextResponse,
     responses={400: {"description": f"{INSUFFICIENT_DATA} / {NAME_EXISTS} / what is wrong with a field"}},
     openapi_extra=_FIELDS_BODY,
 )
@@ -202,17 +208,17 @@ async def register(request: Request, deps: Deps) -> Response:
     return response
 
 
-@router.get("/check/{name}", response_class=PlainTextResponse, responses={404: {"description": USER_NOT_FOUND}})
+@router.get("/check/{name}", response_class=TextResponse, responses={404: {"description": USER_NOT_FOUND}})
 async def check(name: str, deps: Deps, _: InternalCaller) -> Response:
     """Internal: whether a user of that name exists."""
-    if await deps.users.user(name) is None:
+    if not may_be_a_name(name) or await deps.users.user(name) is None:
         raise NotFound(USER_NOT_FOUND, text=True)
     return _text("OK")
 
 
 @router.post(
     "/order/{name}",
-    response_class=PlainTextResponse,
+    response_class=TextResponse,
     responses={404: {"description": NAME_NOT_FOUND}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
 )
@@ -223,7 +229,7 @@ async def add_order(name: str, request: Request, deps: Deps, _: InternalCaller) 
         order = new_order(fields.get("orderid"), fields.get("cart"))
     except ValueError as exc:
         raise BadRequest(str(exc), text=True) from None
-    if not await deps.users.add_order(name, order):
+    if not may_be_a_name(name) or not await deps.users.add_order(name, order):
         raise NotFound(NAME_NOT_FOUND, text=True)
     return _text("OK")
 
@@ -231,7 +237,7 @@ async def add_order(name: str, request: Request, deps: Deps, _: InternalCaller) 
 @router.get("/history/{name}", response_model=HistoryRead, responses={404: {"description": HISTORY_NOT_FOUND}})
 async def history(name: str, deps: Deps) -> Response:
     """The user's orders, oldest first."""
-    orders = await deps.users.history(name)
+    orders = await deps.users.history(name) if may_be_a_name(name) else []
     user = await deps.users.user(name) if orders else None
     if user is None:
         raise NotFound(HISTORY_NOT_FOUND, text=True)
@@ -241,7 +247,7 @@ async def history(name: str, deps: Deps) -> Response:
 @router.get("/users/{id}", response_model=UserRef, responses={404: {"description": USER_NOT_FOUND}})
 async def user_ref(id: str, deps: Deps, _: InternalCaller) -> Response:
     """Internal: a user by name or by ``_id``, as ``{"id", "name"}`` (nothing else)."""
-    user = await deps.users.user(id) or await deps.users.user_by_object_id(id)
+    user = (await deps.users.user(id) or await deps.users.user_by_object_id(id)) if may_be_a_name(id) else None
     if user is None:
         raise NotFound(USER_NOT_FOUND, text=True)
     return _json({"id": user.object_id, "name": user.name})
@@ -306,7 +312,7 @@ def _given(value: object) -> TypeGuard[str]:
 
 
 def _text(content: str) -> Response:
-    return PlainTextResponse(content, media_type="text/html")
+    return TextResponse(content)
 
 
 def _json(content: Any) -> Response:

@@ -66,14 +66,19 @@ def anonymous_id(number: int) -> str:
     return f"{ANONYMOUS_PREFIX}{number}"
 
 
+def may_be_a_name(text: str) -> bool:
+    """Whether a user could be called ``text``: others are not looked up (PostgreSQL refuses a NUL, for one)."""
+    return 1 <= len(text) <= MAX_NAME_LENGTH and _NAME.fullmatch(text) is not None
+
+
 def registration_problem(name: str, email: str, password: str) -> str | None:
     """Why these details cannot make a new user (``None``: they can). The texts are shown to shoppers."""
-    if not (1 <= len(name) <= MAX_NAME_LENGTH) or not _NAME.fullmatch(name):
+    if not may_be_a_name(name):
         return f"name must be 1 to {MAX_NAME_LENGTH} letters, digits, dots, dashes or underscores"
     if name.lower().startswith(ANONYMOUS_PREFIX):
         # Anonymous ids name carts; a user called anonymous-7 would own a stranger's cart.
         return f"names starting with '{ANONYMOUS_PREFIX}' are reserved"
-    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(email):
+    if len(email) > MAX_EMAIL_LENGTH or not email.isprintable() or not _EMAIL.fullmatch(email):
         return f"email must be a valid address of at most {MAX_EMAIL_LENGTH} characters"
     if not (MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH):
         return f"password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
@@ -84,8 +89,8 @@ def registration_problem(name: str, email: str, password: str) -> str | None:
 
 def new_order(orderid: object, cart: object) -> Order:
     """An order for the history from the fields payment sends; ``ValueError`` says what is wrong."""
-    if not isinstance(orderid, str) or not (1 <= len(orderid) <= MAX_ORDER_ID_LENGTH):
-        raise ValueError(f"orderid must be a string of 1 to {MAX_ORDER_ID_LENGTH} characters")
+    if not isinstance(orderid, str) or not (1 <= len(orderid) <= MAX_ORDER_ID_LENGTH) or not orderid.isprintable():
+        raise ValueError(f"orderid must be a string of 1 to {MAX_ORDER_ID_LENGTH} printable characters")
     if not isinstance(cart, dict):
         raise ValueError("cart must be an object")
     return Order(orderid, cart)
