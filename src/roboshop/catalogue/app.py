@@ -13,7 +13,7 @@ from roboshop.catalogue.cache import CachedProductStore
 from roboshop.catalogue.settings import CatalogueSettings
 from roboshop.catalogue.store import ProductStore, SqlProductStore, UnreachableProductStore
 from roboshop.kit.app import add_readiness_check, create_service_app
-from roboshop.kit.database import open_database
+from roboshop.kit.database import store_lifespan
 
 RECONNECT_INTERVAL_S = 2.0
 
@@ -21,26 +21,20 @@ RECONNECT_INTERVAL_S = 2.0
 def create_app(settings: CatalogueSettings, *, store: ProductStore | None = None) -> FastAPI:
     """The catalogue over ``settings.database_url``, or over ``store`` when one is given (tests)."""
 
+    async def open_store(engine: AsyncEngine) -> ProductStore:
+        database = SqlProductStore(engine)
+        return CachedProductStore(database, settings.cache_ttl_s) if settings.cache_ttl_s > 0 else database
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if store is not None:
-            app.state.store = store
-            yield
-            return
-
-        async def ready(engine: AsyncEngine) -> None:
-            database = SqlProductStore(engine)
-            cached = settings.cache_ttl_s > 0
-            app.state.store = CachedProductStore(database, settings.cache_ttl_s) if cached else database
-
         # Like Robot Shop, start anyway and answer 500 until the database can be reached.
-        app.state.store = UnreachableProductStore()
-        async with open_database(
-            settings.database_url,
+        async with store_lifespan(
+            app,
+            settings,
             service="catalogue",
-            migrations="roboshop.catalogue.migrations",
-            on_ready=ready,
-            pool_size=settings.database_pool_size,
+            open_store=open_store,
+            unreachable=UnreachableProductStore(),
+            given=store,
             retry_s=RECONNECT_INTERVAL_S,
         ):
             yield

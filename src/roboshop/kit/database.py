@@ -15,10 +15,12 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from roboshop.kit.db import create_engine, migrate
+from roboshop.kit.settings import DatabaseSettings
 
 log = logging.getLogger("roboshop.db")
 
@@ -101,3 +103,39 @@ async def _retry(
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
+
+
+@asynccontextmanager
+async def store_lifespan(
+    app: FastAPI,
+    settings: DatabaseSettings,
+    *,
+    service: str,
+    open_store: Callable[[AsyncEngine], Awaitable[object]],
+    unreachable: object,
+    given: object | None = None,
+    retry_s: float = RETRY_S,
+) -> AsyncIterator[None]:
+    """Keep the service's store in ``app.state.store`` for the app's lifetime.
+
+    ``given`` (tests) is used as it is. Otherwise ``unreachable`` stands in until the database answers and is
+    migrated (``roboshop.<service>.migrations``), then ``await open_store(engine)`` takes its place.
+    """
+    if given is not None:
+        app.state.store = given
+        yield
+        return
+
+    async def ready(engine: AsyncEngine) -> None:
+        app.state.store = await open_store(engine)
+
+    app.state.store = unreachable
+    async with open_database(
+        settings.database_url,
+        service=service,
+        migrations=f"roboshop.{service}.migrations",
+        on_ready=ready,
+        pool_size=settings.database_pool_size,
+        retry_s=retry_s,
+    ):
+        yield

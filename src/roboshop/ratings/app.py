@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roboshop.kit.app import add_readiness_check, create_service_app
-from roboshop.kit.database import open_database
+from roboshop.kit.database import store_lifespan
 from roboshop.ratings.api import router
 from roboshop.ratings.products import PeerProductCatalogue, ProductCatalogue
 from roboshop.ratings.settings import RatingsSettings
@@ -26,26 +26,21 @@ def create_app(
 ) -> FastAPI:
     """Ratings over ``settings.database_url`` and the catalogue service; ``store``/``catalogue`` replace them."""
 
+    async def open_store(engine: AsyncEngine) -> RatingStore:
+        return SqlRatingStore(engine)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The kit's lifespan has started the peer client before this one runs.
         app.state.catalogue = catalogue or PeerProductCatalogue(app.state.peers)
-        if store is not None:
-            app.state.store = store
-            yield
-            return
-
-        async def ready(engine: AsyncEngine) -> None:
-            app.state.store = SqlRatingStore(engine)
-
         # Start anyway and report the database on /_health until it can be reached.
-        app.state.store = UnreachableRatingStore()
-        async with open_database(
-            settings.database_url,
+        async with store_lifespan(
+            app,
+            settings,
             service="ratings",
-            migrations="roboshop.ratings.migrations",
-            on_ready=ready,
-            pool_size=settings.database_pool_size,
+            open_store=open_store,
+            unreachable=UnreachableRatingStore(),
+            given=store,
             retry_s=RECONNECT_INTERVAL_S,
         ):
             yield

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roboshop.kit.app import add_readiness_check, create_service_app
-from roboshop.kit.database import open_database
+from roboshop.kit.database import store_lifespan
 from roboshop.shipping.api import router
 from roboshop.shipping.cart import CartService, PeerCartService
 from roboshop.shipping.domain import Geography, HeapBallast
@@ -35,30 +35,25 @@ def create_app(
     ``store`` and ``cart`` replace them (tests).
     """
 
+    async def open_store(engine: AsyncEngine) -> ShippingStore:
+        database = SqlShippingStore(engine)
+        await database.seed(geography)
+        return database
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The kit's lifespan has started the peer client before this one runs.
         app.state.cart = cart or PeerCartService(app.state.peers)
         app.state.ballast = HeapBallast(settings.memory_chunk_mib, settings.memory_max_mib)
-        if store is not None:
-            app.state.store = store
-            yield
-            return
-
-        async def ready(engine: AsyncEngine) -> None:
-            store = SqlShippingStore(engine)
-            await store.seed(geography)
-            app.state.store = store
-
         # Start anyway and answer 500 until the database can be reached (the original retried its data source
         # too): the service does not crash-loop while its database is still starting.
-        app.state.store = UnreachableShippingStore()
-        async with open_database(
-            settings.database_url,
+        async with store_lifespan(
+            app,
+            settings,
             service="shipping",
-            migrations="roboshop.shipping.migrations",
-            on_ready=ready,
-            pool_size=settings.database_pool_size,
+            open_store=open_store,
+            unreachable=UnreachableShippingStore(),
+            given=store,
             retry_s=RECONNECT_INTERVAL_S,
         ):
             yield
