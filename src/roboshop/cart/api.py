@@ -33,6 +33,7 @@ from roboshop.cart.domain import (
     quantity_to_set,
 )
 from roboshop.cart.store import CartStore
+from roboshop.kit.app import from_state
 from roboshop.kit.database import StoreUnavailable
 from roboshop.kit.errors import BadRequest, DependencyError, NotFound, PeerError
 from roboshop.kit.internal import InternalCaller
@@ -63,24 +64,9 @@ class CartHealth(BaseModel):
     redis: bool = Field(description="whether the cart store answers (the name is Robot Shop's)")
 
 
-def _store(request: Request) -> CartStore:
-    store: CartStore = request.app.state.store
-    return store
-
-
-def _peers(request: Request) -> PeerClient:
-    peers: PeerClient = request.app.state.peers
-    return peers
-
-
-def _items_added(request: Request) -> Counter:
-    counter: Counter = request.app.state.items_added
-    return counter
-
-
-Store = Annotated[CartStore, Depends(_store)]
-Peers = Annotated[PeerClient, Depends(_peers)]
-ItemsAdded = Annotated[Counter, Depends(_items_added)]
+Store = Annotated[CartStore, Depends(from_state("store"))]
+Peers = Annotated[PeerClient, Depends(from_state("peers"))]
+ItemsAdded = Annotated[Counter, Depends(from_state("items_added"))]
 CartId = Annotated[str, Path(alias="id", description="the shopper's cart: an anonymous id or a user name")]
 TEXT_ERROR: dict[str, Any] = {"content": {"text/html": {}}}
 

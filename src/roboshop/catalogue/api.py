@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from roboshop.catalogue.domain import Product, key_problem, parse_search, search_problem
 from roboshop.catalogue.settings import CatalogueSettings
 from roboshop.catalogue.store import ProductStore
+from roboshop.kit.app import from_state
 from roboshop.kit.database import StoreUnavailable
 from roboshop.kit.errors import BadRequest, InternalError, NotFound
 
@@ -46,18 +47,8 @@ class CatalogueHealth(BaseModel):
     mongo: bool = Field(description="whether the database answered (the name is Robot Shop's)")
 
 
-def _store(request: Request) -> ProductStore:
-    store: ProductStore = request.app.state.store
-    return store
-
-
-def _settings(request: Request) -> CatalogueSettings:
-    settings: CatalogueSettings = request.app.state.settings
-    return settings
-
-
-Store = Annotated[ProductStore, Depends(_store)]
-Settings = Annotated[CatalogueSettings, Depends(_settings)]
+Store = Annotated[ProductStore, Depends(from_state("store"))]
+Settings = Annotated[CatalogueSettings, Depends(from_state("settings"))]
 
 
 @router.get("/health", response_model=CatalogueHealth)

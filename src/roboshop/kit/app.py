@@ -58,6 +58,16 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
+def from_state(name: str) -> Callable[[Request], Any]:
+    """A dependency giving ``app.state.<name>`` (what the app factory put there): ``Depends(from_state("store"))``."""
+
+    def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    dependency.__name__ = f"state_{name}"
+    return dependency
+
+
 def add_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> None:
     """Register a dependency that ``/ready`` must find answering (a database, a peer, a broker)."""
     app.state.readiness[name] = check

@@ -12,10 +12,11 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from roboshop.kit.app import from_state
 from roboshop.kit.database import StoreUnavailable
 from roboshop.kit.errors import BadRequest, InternalError, NotFound
 from roboshop.ratings.domain import UNRATED, InvalidScore, parse_score, sku_problem
@@ -41,18 +42,8 @@ class RateResult(BaseModel):
     success: bool = True
 
 
-def _store(request: Request) -> RatingStore:
-    store: RatingStore = request.app.state.store
-    return store
-
-
-def _catalogue(request: Request) -> ProductCatalogue:
-    catalogue: ProductCatalogue = request.app.state.catalogue
-    return catalogue
-
-
-Store = Annotated[RatingStore, Depends(_store)]
-Catalogue = Annotated[ProductCatalogue, Depends(_catalogue)]
+Store = Annotated[RatingStore, Depends(from_state("store"))]
+Catalogue = Annotated[ProductCatalogue, Depends(from_state("catalogue"))]
 
 
 @router.get("/_health", response_model=RatingsHealth, responses={400: {"model": RatingsHealth}})

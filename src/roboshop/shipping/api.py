@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 
+from roboshop.kit.app import from_state
 from roboshop.kit.database import StoreUnavailable
 from roboshop.kit.errors import BadRequest, InsufficientStorage, InternalError, NotFound, UnsupportedMediaType
 from roboshop.shipping.cart import CartService
@@ -66,30 +67,10 @@ class ActuatorHealth(BaseModel):
     status: str = "UP"
 
 
-def _store(request: Request) -> ShippingStore:
-    store: ShippingStore = request.app.state.store
-    return store
-
-
-def _cart(request: Request) -> CartService:
-    cart: CartService = request.app.state.cart
-    return cart
-
-
-def _settings(request: Request) -> ShippingSettings:
-    settings: ShippingSettings = request.app.state.settings
-    return settings
-
-
-def _ballast(request: Request) -> HeapBallast:
-    ballast: HeapBallast = request.app.state.ballast
-    return ballast
-
-
-Store = Annotated[ShippingStore, Depends(_store)]
-Cart = Annotated[CartService, Depends(_cart)]
-Settings = Annotated[ShippingSettings, Depends(_settings)]
-Ballast = Annotated[HeapBallast, Depends(_ballast)]
+Store = Annotated[ShippingStore, Depends(from_state("store"))]
+Cart = Annotated[CartService, Depends(from_state("cart"))]
+Settings = Annotated[ShippingSettings, Depends(from_state("settings"))]
+Ballast = Annotated[HeapBallast, Depends(from_state("ballast"))]
 
 
 @router.get("/health", response_class=PlainTextResponse)
