@@ -12,7 +12,7 @@ from roboshop.catalogue.api import router
 from roboshop.catalogue.cache import CachedProductStore
 from roboshop.catalogue.settings import CatalogueSettings
 from roboshop.catalogue.store import ProductStore, SqlProductStore, UnreachableProductStore
-from roboshop.kit.app import add_readiness_check, create_service_app
+from roboshop.kit.app import create_service_app
 from roboshop.kit.database import store_lifespan
 
 RECONNECT_INTERVAL_S = 2.0
@@ -46,9 +46,4 @@ def create_app(settings: CatalogueSettings, *, store: ProductStore | None = None
         title="RoboShop catalogue",
         description="Products, categories and search (Robot Shop compatible).",
     )
-
-    async def database_answers() -> None:
-        await app.state.store.ping()
-
-    add_readiness_check(app, "database", database_answers)
     return app

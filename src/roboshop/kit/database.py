@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from roboshop.kit.app import add_readiness_check
 from roboshop.kit.db import create_engine, migrate
 from roboshop.kit.settings import DatabaseSettings
 
@@ -119,8 +120,14 @@ async def store_lifespan(
     """Keep the service's store in ``app.state.store`` for the app's lifetime.
 
     ``given`` (tests) is used as it is. Otherwise ``unreachable`` stands in until the database answers and is
-    migrated (``roboshop.<service>.migrations``), then ``await open_store(engine)`` takes its place.
+    migrated (``roboshop.<service>.migrations``), then ``await open_store(engine)`` takes its place. ``/ready``
+    checks that whichever store is in place answers its ``ping()``.
     """
+
+    async def store_answers() -> None:
+        await app.state.store.ping()
+
+    add_readiness_check(app, "database", store_answers)
     if given is not None:
         app.state.store = given
         yield

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from roboshop.kit.app import add_readiness_check, create_service_app
+from roboshop.kit.app import create_service_app
 from roboshop.kit.database import store_lifespan
 from roboshop.ratings.api import router
 from roboshop.ratings.products import PeerProductCatalogue, ProductCatalogue
@@ -52,9 +52,4 @@ def create_app(
         title="RoboShop ratings",
         description="Product ratings as a running average (Robot Shop compatible).",
     )
-
-    async def database_answers() -> None:
-        await app.state.store.ping()
-
-    add_readiness_check(app, "database", database_answers)
     return app

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from roboshop.kit.app import add_readiness_check, create_service_app
+from roboshop.kit.app import create_service_app
 from roboshop.kit.database import store_lifespan
 from roboshop.shipping.api import router
 from roboshop.shipping.cart import CartService, PeerCartService
@@ -65,9 +65,4 @@ def create_app(
         title="RoboShop shipping",
         description="Countries, cities, shipping distance and cost (Robot Shop compatible).",
     )
-
-    async def database_answers() -> None:
-        await app.state.store.ping()
-
-    add_readiness_check(app, "database", database_answers)
     return app
